@@ -12,9 +12,9 @@
 
 static struct {
     _Atomic int mode;
-    int64_t origin_ms;        /* scaled: real time at which sim == start */
-    int64_t start_ms;         /* scaled: sim time at origin */
-    double speed;             /* scaled: factor */
+    int64_t origin_ms;         /* scaled: real time at which sim == start */
+    int64_t start_ms;          /* scaled: sim time at origin */
+    double speed;              /* scaled: factor */
     _Atomic int64_t manual_ms; /* manual: current time */
 } g_clock = { .mode = D2EV_CLOCK_REAL, .speed = 1.0 };
 
@@ -58,8 +58,8 @@ void d2ev_clock_use_real(void)
 int d2ev_clock_use_scaled(int64_t origin_ms, int64_t start_ms, double speed, struct d2ev_err *err)
 {
     if (!(speed > 0.0 && speed <= 100000.0))
-        return d2ev_err_set(err, D2EV_ERR_INVALID,
-                            "clock speed must be > 0 and <= 100000, got %g", speed);
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "clock speed must be > 0 and <= 100000, got %g",
+                            speed);
     g_clock.origin_ms = origin_ms;
     g_clock.start_ms = start_ms;
     g_clock.speed = speed;

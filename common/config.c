@@ -70,8 +70,8 @@ static int apply(const struct d2ev_cfg_entry *e, void *base, const char *val, co
     case D2EV_CFG_BOOL: {
         bool b;
         if (!val || parse_bool(val, &b) != 0)
-            return d2ev_err_set(err, D2EV_ERR_INVALID,
-                                "%s: want true or false, got '%.40s'", origin, val ? val : "");
+            return d2ev_err_set(err, D2EV_ERR_INVALID, "%s: want true or false, got '%.40s'",
+                                origin, val ? val : "");
         *(bool *)field = b;
         return D2EV_OK;
     }
@@ -101,12 +101,11 @@ static int apply(const struct d2ev_cfg_entry *e, void *base, const char *val, co
         } else {
             d = strtod(val, &end);
             if (errno || end == val || *end || !isfinite(d))
-                return d2ev_err_set(err, D2EV_ERR_INVALID, "%s: want a number, got '%.40s'",
-                                    origin, val);
+                return d2ev_err_set(err, D2EV_ERR_INVALID, "%s: want a number, got '%.40s'", origin,
+                                    val);
             if (e->min < e->max && (d < e->min || d > e->max))
-                return d2ev_err_set(err, D2EV_ERR_INVALID,
-                                    "%s: must be between %g and %g, got %g", origin, e->min,
-                                    e->max, d);
+                return d2ev_err_set(err, D2EV_ERR_INVALID, "%s: must be between %g and %g, got %g",
+                                    origin, e->min, e->max, d);
             *(double *)field = d;
         }
         return D2EV_OK;
@@ -151,9 +150,8 @@ static char *read_secret_file(struct d2ev_config *cfg, const char *path, const c
     return buf;
 }
 
-static const struct d2ev_cfg_entry *find_entry(const struct d2ev_cfg_section *sections,
-                                               size_t n, const char *name, size_t len,
-                                               void **base)
+static const struct d2ev_cfg_entry *find_entry(const struct d2ev_cfg_section *sections, size_t n,
+                                               const char *name, size_t len, void **base)
 {
     for (size_t s = 0; s < n; s++) {
         for (const struct d2ev_cfg_entry *e = sections[s].entries; e && e->name; e++) {
@@ -285,8 +283,8 @@ int d2ev_config_load(struct d2ev_config **cfgp, const struct d2ev_cfg_program *p
                 char var[96];
                 d2ev_config_env_name(e->name, var, sizeof(var));
                 return d2ev_err_set(err, D2EV_ERR_INVALID,
-                                    "missing required setting: set %s or --%s (%s)", var,
-                                    e->name, e->help ? e->help : "");
+                                    "missing required setting: set %s or --%s (%s)", var, e->name,
+                                    e->help ? e->help : "");
             }
         }
     }

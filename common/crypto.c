@@ -11,10 +11,10 @@
 
 #include "d2ev/util.h"
 
-#define KEY_LEN 32
-#define NONCE_LEN 12
-#define TAG_LEN 16
-#define MAX_KEYS 8
+#define KEY_LEN            32
+#define NONCE_LEN          12
+#define TAG_LEN            16
+#define MAX_KEYS           8
 #define MAX_SEAL_PLAINTEXT (256 * 1024)
 
 struct d2ev_keyring {
@@ -122,8 +122,8 @@ static int gcm(bool enc, const unsigned char *key, const unsigned char *nonce, c
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
         EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
         goto out;
-    if (aad && *aad && EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-                                        (int)strlen(aad)) != 1)
+    if (aad && *aad &&
+        EVP_CipherUpdate(ctx, NULL, &n, (const unsigned char *)aad, (int)strlen(aad)) != 1)
         goto out;
     if (len && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
         goto out;
@@ -186,8 +186,9 @@ char *d2ev_crypto_open(const struct d2ev_keyring *kr, const char *sealed, const 
             key = kr->keys[i].key;
     }
     if (!key) {
-        d2ev_err_set(err, D2EV_ERR_NOT_FOUND, "sealed with key id '%.*s', which is not in the keyring",
-                     (int)kid_len, sealed);
+        d2ev_err_set(err, D2EV_ERR_NOT_FOUND,
+                     "sealed with key id '%.*s', which is not in the keyring", (int)kid_len,
+                     sealed);
         return NULL;
     }
     const char *b64 = dot + 1;

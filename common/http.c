@@ -145,14 +145,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         ctx->started_ms = d2ev_clock_mono_ms();
         *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             /* refuse before reading the upload; libmicrohttpd then closes */
             struct d2ev_http_response resp = { .status = 413 };
             d2ev_http_respond_error(&resp, 413, "payload_too_large",
-                                    "request body is larger than the %zu-byte limit",
-                                    s->max_body);
+                                    "request body is larger than the %zu-byte limit", s->max_body);
             return send_response(s, conn, &resp, ctx->started_ms);
         }
         return MHD_YES;
@@ -242,8 +241,8 @@ struct d2ev_http_server *d2ev_http_server_start(const struct d2ev_http_server_co
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)conf->port) };
     const char *bind = conf->bind_addr && *conf->bind_addr ? conf->bind_addr : "0.0.0.0";
     if (inet_pton(AF_INET, bind, &addr.sin_addr) != 1) {
-        d2ev_err_set(err, D2EV_ERR_INVALID, "%s server: bind address '%.64s' is not IPv4",
-                     s->name, bind);
+        d2ev_err_set(err, D2EV_ERR_INVALID, "%s server: bind address '%.64s' is not IPv4", s->name,
+                     bind);
         free(s);
         return NULL;
     }
@@ -255,15 +254,14 @@ struct d2ev_http_server *d2ev_http_server_start(const struct d2ev_http_server_co
         { MHD_OPTION_CONNECTION_LIMIT, conf->conn_limit ? conf->conn_limit : 1024, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s ? conf->timeout_s : 30, NULL },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, s->name },
-        { MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL },
         { threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
     s->daemon = MHD_start_daemon(flags, (uint16_t)conf->port, NULL, NULL, on_request, s,
                                  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!s->daemon) {
-        d2ev_err_set(err, D2EV_ERR_IO, "%s server: cannot listen on %s:%d (port in use?)",
-                     s->name, bind, conf->port);
+        d2ev_err_set(err, D2EV_ERR_IO, "%s server: cannot listen on %s:%d (port in use?)", s->name,
+                     bind, conf->port);
         free(s);
         return NULL;
     }
@@ -277,8 +275,8 @@ struct d2ev_http_server *d2ev_http_server_start(const struct d2ev_http_server_co
             d2ev_metric_counter("d2ev_http_requests_total", "HTTP requests served", labels);
     }
     snprintf(labels, sizeof(labels), "server=\"%s\"", s->name);
-    s->latency = d2ev_metric_histogram("d2ev_http_request_seconds", "HTTP request latency",
-                                       labels, NULL, 0);
+    s->latency =
+        d2ev_metric_histogram("d2ev_http_request_seconds", "HTTP request latency", labels, NULL, 0);
     return s;
 }
 

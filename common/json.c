@@ -253,8 +253,8 @@ int d2ev_json_opt_time(const json_t *obj, const char *key, int64_t *out, bool *p
     return read_time(v, key, out, err);
 }
 
-static int read_enum(const json_t *v, const char *key, const char *const *names, size_t n,
-                     int *out, struct d2ev_err *err)
+static int read_enum(const json_t *v, const char *key, const char *const *names, size_t n, int *out,
+                     struct d2ev_err *err)
 {
     if (!json_is_string(v))
         return wrong_type(key, "a string", v, err);
@@ -270,8 +270,8 @@ static int read_enum(const json_t *v, const char *key, const char *const *names,
     for (size_t i = 0; i < n && used < sizeof(allowed) - 1; i++) {
         if (!names[i])
             continue;
-        int w = snprintf(allowed + used, sizeof(allowed) - used, "%s%s", used ? ", " : "",
-                         names[i]);
+        int w =
+            snprintf(allowed + used, sizeof(allowed) - used, "%s%s", used ? ", " : "", names[i]);
         if (w < 0)
             break;
         used += (size_t)w;
@@ -383,7 +383,7 @@ int d2ev_json_set_time(json_t *obj, const char *key, int64_t ms)
 {
     char buf[D2EV_TIME_STR_MAX];
     return json_object_set_new(obj, key, json_string(d2ev_time_format(ms, buf))) ? D2EV_ERR_NOMEM
-                                                                                   : D2EV_OK;
+                                                                                 : D2EV_OK;
 }
 
 int d2ev_json_set_num_or_null(json_t *obj, const char *key, bool present, double v)

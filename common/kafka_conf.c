@@ -43,8 +43,7 @@ static int apply_extra(rd_kafka_conf_t *c, const char *extra, struct d2ev_err *e
     for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         if (!eq)
-            return d2ev_err_set(err, D2EV_ERR_INVALID,
-                                "kafka-extra: '%.64s' is not key=value", kv);
+            return d2ev_err_set(err, D2EV_ERR_INVALID, "kafka-extra: '%.64s' is not key=value", kv);
         *eq = '\0';
         int rc = d2ev_kafka_conf_set(c, kv, eq + 1, err);
         if (rc)

@@ -1,10 +1,12 @@
 /* kafka_consumer.c: group consumer and full-topic reader with commit-after-processing. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "d2ev/kafka.h"
 #include "d2ev/log.h"
 #include "d2ev/metrics.h"
+#include "d2ev/util.h"
 
 #define TOPIC_MAX 128
 
@@ -234,7 +236,14 @@ struct d2ev_consumer *d2ev_consumer_create(const struct d2ev_consumer_conf *conf
              d2ev_kafka_conf_set(kc, "auto.offset.reset", "earliest", err) ||
              d2ev_kafka_conf_set(kc, "enable.partition.eof", "true", err) ||
              d2ev_kafka_conf_set(kc, "fetch.wait.max.ms", "100", err);
-    if (!rc && !c->reader) {
+    if (!rc && c->reader) {
+        /* A reader never joins or commits, but librdkafka's consumer queue needs a
+         * group id; make it unique so no two readers ever share one. */
+        char gid[64], uuid[D2EV_UUID_STR_LEN + 1];
+        d2ev_uuid_v4(uuid);
+        snprintf(gid, sizeof(gid), "d2ev-reader-%s", uuid);
+        rc = d2ev_kafka_conf_set(kc, "group.id", gid, err);
+    } else if (!rc) {
         /* range keeps partition N of every input topic on the same member:
          * that member owns the same slice of the fleet on all of them */
         rc = d2ev_kafka_conf_set(kc, "group.id", conf->group_id, err) ||

@@ -50,8 +50,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                   D2EV_LF_STR("detail", reason));
 }
 
-struct d2ev_producer *d2ev_producer_create(const struct d2ev_kafka_conf *conf,
-                                           struct d2ev_err *err)
+struct d2ev_producer *d2ev_producer_create(const struct d2ev_kafka_conf *conf, struct d2ev_err *err)
 {
     struct d2ev_producer *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -81,8 +80,8 @@ struct d2ev_producer *d2ev_producer_create(const struct d2ev_kafka_conf *conf,
         d2ev_err_set(err, D2EV_ERR_KAFKA, "cannot create Kafka producer: %s", errstr);
         return NULL;
     }
-    p->m_delivered = d2ev_metric_counter("d2ev_kafka_produced_total",
-                                         "Messages acknowledged by Kafka", NULL);
+    p->m_delivered =
+        d2ev_metric_counter("d2ev_kafka_produced_total", "Messages acknowledged by Kafka", NULL);
     p->m_failed = d2ev_metric_counter("d2ev_kafka_produce_failed_total",
                                       "Messages Kafka did not accept", NULL);
     return p;

@@ -55,8 +55,8 @@ bool d2ev_log_enabled(enum d2ev_log_level level)
 
 bool d2ev_log_key_is_secret(const char *key)
 {
-    static const char *const deny[] = { "token",   "secret",          "password", "passwd",
-                                        "authorization", "api_key", "apikey", "private",
+    static const char *const deny[] = { "token",           "secret",     "password", "passwd",
+                                        "authorization",   "api_key",    "apikey",   "private",
                                         "credential_blob", "ciphertext", "cookie" };
     if (!key)
         return false;
@@ -67,8 +67,7 @@ bool d2ev_log_key_is_secret(const char *key)
     return false;
 }
 
-void d2ev_log_write(enum d2ev_log_level level, const char *msg,
-                    const struct d2ev_log_field *fields)
+void d2ev_log_write(enum d2ev_log_level level, const char *msg, const struct d2ev_log_field *fields)
 {
     static const char *lvl[] = { "debug", "info", "warn", "error" };
     char ts[D2EV_TIME_STR_MAX];

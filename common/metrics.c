@@ -20,7 +20,7 @@ struct d2ev_metric {
     enum kind kind;
     char *name;
     char *help;
-    char *labels; /* "" when none */
+    char *labels;          /* "" when none */
     _Atomic uint64_t bits; /* counter/gauge value as double bits; histogram sum */
     size_t nbounds;
     double bounds[MAX_BOUNDS];

@@ -3,8 +3,7 @@
 
 #include "d2ev/resilience.h"
 
-void d2ev_token_bucket_init(struct d2ev_token_bucket *tb, double rate, double burst,
-                            int64_t now_ms)
+void d2ev_token_bucket_init(struct d2ev_token_bucket *tb, double rate, double burst, int64_t now_ms)
 {
     tb->rate = rate > 0 ? rate : 1;
     tb->burst = burst >= 1 ? burst : 1;
@@ -37,12 +36,13 @@ bool d2ev_token_bucket_take(struct d2ev_token_bucket *tb, int64_t now_ms, double
 int64_t d2ev_token_bucket_wait_ms(struct d2ev_token_bucket *tb, int64_t now_ms, double n)
 {
     refill(tb, now_ms);
-    int64_t wait = 0;
-    if (tb->tokens + 1e-9 < n)
-        wait = (int64_t)ceil((n - tb->tokens) * 1000.0 / tb->rate);
-    if (now_ms + wait < tb->blocked_until_ms)
-        wait = tb->blocked_until_ms - now_ms;
-    return wait;
+    /* tokens accrue from last_ms, which a Retry-After block moves into the future */
+    int64_t from = now_ms > tb->last_ms ? now_ms : tb->last_ms;
+    if (from < tb->blocked_until_ms)
+        from = tb->blocked_until_ms;
+    double deficit = n - tb->tokens;
+    int64_t refill_ms = deficit > 1e-9 ? (int64_t)ceil(deficit * 1000.0 / tb->rate) : 0;
+    return from - now_ms + refill_ms;
 }
 
 void d2ev_token_bucket_block_until(struct d2ev_token_bucket *tb, int64_t until_ms)

@@ -13,7 +13,7 @@
 #include "d2ev/metrics.h"
 #include "d2ev/signals.h"
 
-#define MAX_ROUTES 4
+#define MAX_ROUTES          4
 #define LIVENESS_TIMEOUT_MS 60000
 
 struct route {
@@ -158,8 +158,8 @@ static void admin_handler(void *opaque, const struct d2ev_http_request *req,
         int64_t age = d2ev_clock_mono_ms() - atomic_load(&svc->heartbeat_ms);
         bool live = age < LIVENESS_TIMEOUT_MS;
         json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "status", live ? "ok" : "stalled",
-                              "service", svc->def->name, "version", D2EV_VERSION,
-                              "uptime_s", (json_int_t)((d2ev_clock_mono_ms() - svc->started_ms) / 1000),
+                              "service", svc->def->name, "version", D2EV_VERSION, "uptime_s",
+                              (json_int_t)((d2ev_clock_mono_ms() - svc->started_ms) / 1000),
                               "last_heartbeat_ms_ago", (json_int_t)age);
         d2ev_http_respond_json(resp, live ? 200 : 503, o);
     } else if (strcmp(req->path, "/readyz") == 0) {
@@ -279,7 +279,9 @@ int d2ev_service_main(const struct d2ev_service_def *def, int argc, char **argv)
     svc->started_ms = d2ev_clock_mono_ms();
     d2ev_service_heartbeat(svc);
     svc->m_ready = d2ev_metric_gauge("d2ev_ready", "1 when the service is ready", NULL);
-    d2ev_metric_set(d2ev_metric_gauge("d2ev_build_info", "Build information", "version=\"" D2EV_VERSION "\""), 1);
+    d2ev_metric_set(
+        d2ev_metric_gauge("d2ev_build_info", "Build information", "version=\"" D2EV_VERSION "\""),
+        1);
 
     struct d2ev_http_server_conf hc = {
         .name = "admin",

@@ -82,8 +82,7 @@ int d2ev_time_parse(const char *s, int64_t *ms, struct d2ev_err *err)
     int y, mo, d, h, mi, sec, frac = 0;
     if (strlen(s) > 40)
         return d2ev_err_set(err, D2EV_ERR_INVALID, "timestamp too long");
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         goto bad;
     if (*p != 'T' && *p != 't' && *p != ' ')
         goto bad;
@@ -120,8 +119,8 @@ int d2ev_time_parse(const char *s, int64_t *ms, struct d2ev_err *err)
     }
     if (*p != '\0')
         goto bad;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 60)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return d2ev_err_set(err, D2EV_ERR_INVALID, "timestamp '%.40s' is out of range", s);
     if (sec == 60)
         sec = 59; /* leap second: clamp */

@@ -48,8 +48,7 @@ bool d2ev_uuid_valid(const char *s)
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-')
                 return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
             return false;
         }
     }

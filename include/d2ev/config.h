@@ -45,7 +45,10 @@ struct d2ev_cfg_entry {
     bool required;    /* error when unset after env and flags */
 };
 
-#define D2EV_CFG_END { 0 }
+#define D2EV_CFG_END                                                                               \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 struct d2ev_cfg_section {
     const char *title;                    /* "Kafka", "Scheduler", ... */

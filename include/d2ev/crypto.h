@@ -24,7 +24,7 @@
 
 #include "d2ev/error.h"
 
-#define D2EV_KEY_ID_MAX 32
+#define D2EV_KEY_ID_MAX      32
 #define D2EV_HMAC_SHA256_LEN 32
 
 struct d2ev_keyring;

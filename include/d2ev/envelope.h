@@ -17,8 +17,8 @@
 #include "d2ev/kafka.h"
 
 #define D2EV_ENVELOPE_VERSION 1
-#define D2EV_TYPE_MAX 48
-#define D2EV_EVENT_ID_MAX 64
+#define D2EV_TYPE_MAX         48
+#define D2EV_EVENT_ID_MAX     64
 
 struct d2ev_envelope {
     char type[D2EV_TYPE_MAX + 1];

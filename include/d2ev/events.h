@@ -37,21 +37,21 @@
 
 /* ------------------------------------------------------------ limits */
 
-#define D2EV_VEHICLE_ID_MAX 64   /* [A-Za-z0-9._:@-] */
-#define D2EV_USER_ID_MAX 128     /* [A-Za-z0-9._:@-] */
-#define D2EV_OEM_MAX 32          /* [a-z0-9_-] */
-#define D2EV_OEM_VEHICLE_ID_MAX 128
-#define D2EV_TZ_MAX 64           /* IANA name, e.g. Europe/London */
-#define D2EV_REGION_MAX 32       /* forecast region, [A-Za-z0-9._:@-] */
-#define D2EV_SITE_ID_MAX 64
-#define D2EV_REASON_MAX 255      /* free text, UTF-8 */
-#define D2EV_CODE_MAX 48         /* machine-readable code, [a-z0-9_-] */
-#define D2EV_CURRENCY_MAX 3      /* ISO 4217, e.g. GBP */
-#define D2EV_UNIT_MAX 15
-#define D2EV_MAX_OVERRIDES 31
-#define D2EV_FORECAST_MAX_SLOTS 3000 /* a month of 15-minute slots */
+#define D2EV_VEHICLE_ID_MAX       64  /* [A-Za-z0-9._:@-] */
+#define D2EV_USER_ID_MAX          128 /* [A-Za-z0-9._:@-] */
+#define D2EV_OEM_MAX              32  /* [a-z0-9_-] */
+#define D2EV_OEM_VEHICLE_ID_MAX   128
+#define D2EV_TZ_MAX               64 /* IANA name, e.g. Europe/London */
+#define D2EV_REGION_MAX           32 /* forecast region, [A-Za-z0-9._:@-] */
+#define D2EV_SITE_ID_MAX          64
+#define D2EV_REASON_MAX           255 /* free text, UTF-8 */
+#define D2EV_CODE_MAX             48  /* machine-readable code, [a-z0-9_-] */
+#define D2EV_CURRENCY_MAX         3   /* ISO 4217, e.g. GBP */
+#define D2EV_UNIT_MAX             15
+#define D2EV_MAX_OVERRIDES        31
+#define D2EV_FORECAST_MAX_SLOTS   3000 /* a month of 15-minute slots */
 #define D2EV_SCHEDULE_MAX_WINDOWS 200
-#define D2EV_SEALED_MAX 16384    /* sealed credential text */
+#define D2EV_SEALED_MAX           16384 /* sealed credential text */
 
 /* Weekday index used everywhere: 0 = Monday ... 6 = Sunday. */
 #define D2EV_DAYS 7
@@ -150,10 +150,10 @@ struct d2ev_credentials {
     struct d2ev_envelope env;
     char vehicle_id[D2EV_VEHICLE_ID_MAX + 1];
     char oem[D2EV_OEM_MAX + 1];
-    char key_id[33];        /* kid that sealed it (also inside `sealed`) */
-    char *sealed;           /* heap, owned: free with d2ev_credentials_clear */
+    char key_id[33]; /* kid that sealed it (also inside `sealed`) */
+    char *sealed;    /* heap, owned: free with d2ev_credentials_clear */
     int64_t access_expires_at;
-    int64_t version;        /* increases with every refresh */
+    int64_t version; /* increases with every refresh */
     int64_t updated_at;
 };
 
@@ -210,8 +210,8 @@ struct d2ev_reg_result {
     char vehicle_id[D2EV_VEHICLE_ID_MAX + 1];
     enum d2ev_reg_action action;
     bool accepted;
-    char code[D2EV_CODE_MAX + 1];         /* "ok", "unknown_oem", "consent_revoked", ... */
-    char reason[D2EV_REASON_MAX + 1];     /* human sentence; "" when accepted */
+    char code[D2EV_CODE_MAX + 1];     /* "ok", "unknown_oem", "consent_revoked", ... */
+    char reason[D2EV_REASON_MAX + 1]; /* human sentence; "" when accepted */
 };
 
 json_t *d2ev_reg_result_encode(const struct d2ev_reg_result *r);
@@ -227,7 +227,7 @@ enum d2ev_charging_state {
     D2EV_CHG_COMPLETE,     /* plugged in, reached its limit */
     D2EV_CHG_DISCONNECTED, /* not plugged in */
     D2EV_CHG_STARTING,
-    D2EV_CHG_NO_POWER,     /* plugged in, charger gives no power */
+    D2EV_CHG_NO_POWER, /* plugged in, charger gives no power */
 };
 #define D2EV_CHG_COUNT 7
 
@@ -285,11 +285,11 @@ struct d2ev_session {
     int64_t at;                /* time of this event */
     double soc_start;
     double soc_now;
-    double energy_kwh;     /* energy added so far */
-    double charging_s;     /* seconds spent charging */
-    double idle_s;         /* seconds plugged in but not charging */
-    double cost;           /* running cost in `currency` */
-    double carbon_g;       /* running emissions, grams CO2 */
+    double energy_kwh; /* energy added so far */
+    double charging_s; /* seconds spent charging */
+    double idle_s;     /* seconds plugged in but not charging */
+    double cost;       /* running cost in `currency` */
+    double carbon_g;   /* running emissions, grams CO2 */
     char currency[D2EV_CURRENCY_MAX + 1];
     char detail[D2EV_REASON_MAX + 1];
 };
@@ -316,7 +316,7 @@ struct d2ev_forecast {
     int64_t start;
     int32_t slot_minutes;
     size_t n;
-    double *values; /* heap, owned: free with d2ev_forecast_clear */
+    double *values;  /* heap, owned: free with d2ev_forecast_clear */
     char source[65]; /* "generator", "csv:<file>", ... */
 };
 
@@ -391,7 +391,7 @@ struct d2ev_schedule {
     struct d2ev_window *windows; /* heap, owned, sorted, non-overlapping */
     double expected_cost;
     double expected_carbon_g;
-    double baseline_cost;     /* charge at once from plug-in */
+    double baseline_cost; /* charge at once from plug-in */
     double baseline_carbon_g;
     char currency[D2EV_CURRENCY_MAX + 1];
     char method[17]; /* "milp", "lp", "greedy", "none" */

@@ -24,9 +24,9 @@
 struct MHD_Connection;
 
 struct d2ev_http_request {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* URL path without the query string */
-    const char *body;    /* NUL-terminated copy of the body (may contain NULs) */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* URL path without the query string */
+    const char *body;   /* NUL-terminated copy of the body (may contain NULs) */
     size_t body_len;
     struct MHD_Connection *conn;
 };

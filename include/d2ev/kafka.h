@@ -36,7 +36,7 @@ struct d2ev_kafka_conf {
     const char *security_protocol; /* plaintext (default), ssl, sasl_plaintext, sasl_ssl */
     const char *sasl_mechanism;    /* PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 */
     const char *sasl_username;
-    const char *sasl_password;     /* secret: never logged */
+    const char *sasl_password; /* secret: never logged */
     const char *ssl_ca_location;
     const char *client_id;
     const char *extra; /* extra librdkafka properties "k=v,k=v" (advanced) */
@@ -108,7 +108,7 @@ struct d2ev_consumer_conf {
     /* Consumer group. NULL makes a "reader": it is assigned every partition of
      * every topic, reads from the beginning and never commits (forecasts). */
     const char *group_id;
-    const char *const *topics;       /* NULL-terminated */
+    const char *const *topics; /* NULL-terminated */
     /* Compacted state topics among `topics`: replayed from the beginning on
      * every assignment, never committed (the view is rebuilt at start-up). */
     const char *const *state_topics; /* NULL-terminated, may be NULL */
@@ -117,7 +117,7 @@ struct d2ev_consumer_conf {
     void *opaque;
     /* Flushed before offsets are committed on revoke and close. May be NULL. */
     struct d2ev_producer *producer;
-    int session_timeout_ms; /* 0 = 10000 */
+    int session_timeout_ms;  /* 0 = 10000 */
     const char *instance_id; /* client.id suffix, e.g. the pod name; may be NULL */
 };
 

@@ -30,8 +30,8 @@ struct d2ev_metric *d2ev_metric_histogram(const char *name, const char *help, co
                                           const double *bounds, size_t nbounds);
 
 void d2ev_metric_inc(struct d2ev_metric *m);
-void d2ev_metric_add(struct d2ev_metric *m, double v); /* counters: v >= 0 */
-void d2ev_metric_set(struct d2ev_metric *m, double v); /* gauges */
+void d2ev_metric_add(struct d2ev_metric *m, double v);     /* counters: v >= 0 */
+void d2ev_metric_set(struct d2ev_metric *m, double v);     /* gauges */
 void d2ev_metric_observe(struct d2ev_metric *m, double v); /* histograms */
 
 /* Current value (counter/gauge) or observation count (histogram). */

@@ -29,8 +29,8 @@ int64_t d2ev_backoff_delay_ms(const struct d2ev_backoff *b, unsigned attempt, ui
 /* ----------------------------------------------------------- token bucket */
 
 struct d2ev_token_bucket {
-    double rate;      /* tokens per second */
-    double burst;     /* capacity */
+    double rate;  /* tokens per second */
+    double burst; /* capacity */
     double tokens;
     int64_t last_ms;
     int64_t blocked_until_ms; /* e.g. from Retry-After: no tokens before this */

@@ -2,7 +2,8 @@
  * The runtime every d2ev binary shares.
  *
  * cmd/<binary>/main.c is one line:
- *     int main(int argc, char **argv) { return d2ev_service_main(&d2ev_scheduler_def, argc, argv); }
+ *     int main(int argc, char **argv) { return d2ev_service_main(&d2ev_scheduler_def, argc, argv);
+ * }
  *
  * d2ev_service_main() parses the common settings (Kafka, admin port, log
  * level, scaled clock) and the service's own table, prints --help/--version,
@@ -25,20 +26,20 @@
 #include "d2ev/http.h"
 #include "d2ev/kafka.h"
 
-#define D2EV_EXIT_OK 0
+#define D2EV_EXIT_OK      0
 #define D2EV_EXIT_FAILURE 1
-#define D2EV_EXIT_USAGE 64
+#define D2EV_EXIT_USAGE   64
 
 struct d2ev_service;
 
 struct d2ev_service_def {
-    const char *name;     /* "scheduler": binary d2ev-scheduler, group d2ev-scheduler */
-    const char *summary;  /* for --help */
+    const char *name;    /* "scheduler": binary d2ev-scheduler, group d2ev-scheduler */
+    const char *summary; /* for --help */
     int default_admin_port;
-    bool needs_kafka;     /* false for tools that run without a broker */
-    const char *config_title;             /* e.g. "Scheduler" */
-    const struct d2ev_cfg_entry *config;  /* own settings (ends with D2EV_CFG_END); may be NULL */
-    size_t config_size;                   /* sizeof the struct the table fills */
+    bool needs_kafka;                    /* false for tools that run without a broker */
+    const char *config_title;            /* e.g. "Scheduler" */
+    const struct d2ev_cfg_entry *config; /* own settings (ends with D2EV_CFG_END); may be NULL */
+    size_t config_size;                  /* sizeof the struct the table fills */
     int (*run)(struct d2ev_service *svc, void *config); /* returns an exit status */
 };
 
@@ -105,10 +106,10 @@ struct d2ev_loop {
     struct d2ev_consumer *consumer; /* required */
     struct d2ev_producer *producer; /* may be NULL if handlers produce nothing */
     d2ev_msg_fn handle;
-    d2ev_tick_fn tick;             /* may be NULL */
+    d2ev_tick_fn tick; /* may be NULL */
     void *opaque;
-    size_t batch_max;  /* 0 = 500 */
-    int poll_ms;       /* 0 = 100 */
+    size_t batch_max; /* 0 = 500 */
+    int poll_ms;      /* 0 = 100 */
 };
 
 /* Run consume -> handle -> flush -> mark done -> commit until stop is

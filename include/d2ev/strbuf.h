@@ -20,7 +20,10 @@ struct d2ev_strbuf {
     bool failed;
 };
 
-#define D2EV_STRBUF_INIT { 0 }
+#define D2EV_STRBUF_INIT                                                                           \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 void d2ev_strbuf_append(struct d2ev_strbuf *sb, const char *data, size_t len);
 void d2ev_strbuf_puts(struct d2ev_strbuf *sb, const char *s);

@@ -11,19 +11,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define D2EV_TOPIC_REG_REQUESTS "d2ev.registration.requests"
-#define D2EV_TOPIC_REG_RESULTS  "d2ev.registration.results"
-#define D2EV_TOPIC_VEHICLES     "d2ev.vehicles"
-#define D2EV_TOPIC_CREDENTIALS  "d2ev.credentials"
-#define D2EV_TOPIC_TELEMETRY    "d2ev.telemetry"
-#define D2EV_TOPIC_SESSIONS     "d2ev.sessions"
-#define D2EV_TOPIC_FORECASTS    "d2ev.forecasts"
-#define D2EV_TOPIC_CAPACITY     "d2ev.capacity"
-#define D2EV_TOPIC_SCHEDULES    "d2ev.schedules"
-#define D2EV_TOPIC_DISPATCH     "d2ev.dispatch"
+#define D2EV_TOPIC_REG_REQUESTS  "d2ev.registration.requests"
+#define D2EV_TOPIC_REG_RESULTS   "d2ev.registration.results"
+#define D2EV_TOPIC_VEHICLES      "d2ev.vehicles"
+#define D2EV_TOPIC_CREDENTIALS   "d2ev.credentials"
+#define D2EV_TOPIC_TELEMETRY     "d2ev.telemetry"
+#define D2EV_TOPIC_SESSIONS      "d2ev.sessions"
+#define D2EV_TOPIC_FORECASTS     "d2ev.forecasts"
+#define D2EV_TOPIC_CAPACITY      "d2ev.capacity"
+#define D2EV_TOPIC_SCHEDULES     "d2ev.schedules"
+#define D2EV_TOPIC_DISPATCH      "d2ev.dispatch"
 #define D2EV_TOPIC_NOTIFICATIONS "d2ev.notifications"
-#define D2EV_TOPIC_CONTROL      "d2ev.control"
-#define D2EV_TOPIC_DEADLETTER   "d2ev.deadletter"
+#define D2EV_TOPIC_CONTROL       "d2ev.control"
+#define D2EV_TOPIC_DEADLETTER    "d2ev.deadletter"
 
 struct d2ev_topic_spec {
     const char *name;

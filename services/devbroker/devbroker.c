@@ -57,10 +57,10 @@ static const struct {
     const char *name;
     int16_t key;
 } apis[] = {
-    { "Produce", 0 },        { "Fetch", 1 },          { "ListOffsets", 2 },
-    { "Metadata", 3 },       { "OffsetCommit", 8 },   { "OffsetFetch", 9 },
+    { "Produce", 0 },          { "Fetch", 1 },        { "ListOffsets", 2 },
+    { "Metadata", 3 },         { "OffsetCommit", 8 }, { "OffsetFetch", 9 },
     { "FindCoordinator", 10 }, { "JoinGroup", 11 },   { "Heartbeat", 12 },
-    { "LeaveGroup", 13 },    { "SyncGroup", 14 },     { "ApiVersions", 18 },
+    { "LeaveGroup", 13 },      { "SyncGroup", 14 },   { "ApiVersions", 18 },
     { "InitProducerId", 22 },
 };
 
@@ -224,13 +224,14 @@ static void control_action(struct devbroker *db, const struct d2ev_http_request 
             d2ev_http_respond_error(resp, 409, "kafka_error", "%s", rd_kafka_err2str(e));
             return;
         }
-        d2ev_http_respond_json(resp, 201, json_pack("{s:s, s:i}", "topic", name, "partitions",
-                                                    (int)parts));
+        d2ev_http_respond_json(resp, 201,
+                               json_pack("{s:s, s:i}", "topic", name, "partitions", (int)parts));
     } else {
-        d2ev_http_respond_error(resp, 404, "not_found",
-                                "control actions: GET /control/status; POST /control/brokers/down, "
-                                "/control/brokers/up, /control/rtt?ms=, /control/errors?api=&error=&count=, "
-                                "/control/errors/clear?api=, /control/topics?name=&partitions=");
+        d2ev_http_respond_error(
+            resp, 404, "not_found",
+            "control actions: GET /control/status; POST /control/brokers/down, "
+            "/control/brokers/up, /control/rtt?ms=, /control/errors?api=&error=&count=, "
+            "/control/errors/clear?api=, /control/topics?name=&partitions=");
     }
 }
 

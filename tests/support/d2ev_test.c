@@ -254,7 +254,12 @@ json_t *d2ev_test_read_topic(const char *bootstrap, const char *topic, size_t mi
     for (;;) {
         char errstr[256];
         rd_kafka_conf_t *c = client_conf(bootstrap);
+        char gid[64];
+        snprintf(gid, sizeof(gid), "d2ev-test-reader-%d-%lld", (int)getpid(),
+                 (long long)d2ev_clock_mono_ms());
         rd_kafka_conf_set(c, "enable.partition.eof", "true", errstr, sizeof(errstr));
+        rd_kafka_conf_set(c, "group.id", gid, errstr, sizeof(errstr));
+        rd_kafka_conf_set(c, "enable.auto.commit", "false", errstr, sizeof(errstr));
         rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
         if (!rk)
             fail_msg("consumer: %s", errstr);
@@ -269,6 +274,7 @@ json_t *d2ev_test_read_topic(const char *bootstrap, const char *topic, size_t mi
                 ->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
+        rd_kafka_poll_set_consumer(rk);
         rd_kafka_assign(rk, parts);
         rd_kafka_topic_partition_list_destroy(parts);
         json_t *out = json_array();
@@ -282,12 +288,11 @@ json_t *d2ev_test_read_topic(const char *bootstrap, const char *topic, size_t mi
                 eofs++;
             } else if (!m->err) {
                 json_t *val = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
-                json_t *row = json_pack("{s:s#, s:i, s:I, s:o, s:s#}", "key",
-                                        m->key ? (const char *)m->key : "", (int)m->key_len,
-                                        "partition", (int)m->partition, "offset",
-                                        (json_int_t)m->offset, "value", val ? val : json_null(),
-                                        "raw", m->payload ? (const char *)m->payload : "",
-                                        (int)(m->payload ? m->len : 0));
+                json_t *row = json_pack(
+                    "{s:s#, s:i, s:I, s:o, s:s#}", "key", m->key ? (const char *)m->key : "",
+                    (int)m->key_len, "partition", (int)m->partition, "offset",
+                    (json_int_t)m->offset, "value", val ? val : json_null(), "raw",
+                    m->payload ? (const char *)m->payload : "", (int)(m->payload ? m->len : 0));
                 if (row)
                     json_array_append_new(out, row);
             }
@@ -303,8 +308,7 @@ json_t *d2ev_test_read_topic(const char *bootstrap, const char *topic, size_t mi
     }
 }
 
-void d2ev_test_produce(const char *bootstrap, const char *topic, const char *key,
-                       const char *value)
+void d2ev_test_produce(const char *bootstrap, const char *topic, const char *key, const char *value)
 {
     char errstr[256];
     rd_kafka_conf_t *c = client_conf(bootstrap);
@@ -312,10 +316,10 @@ void d2ev_test_produce(const char *bootstrap, const char *topic, const char *key
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
     if (!rk)
         fail_msg("producer: %s", errstr);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e)
         fail_msg("produce to %s: %s", topic, rd_kafka_err2str(e));
     if (rd_kafka_flush(rk, 10000))
