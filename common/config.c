@@ -356,21 +356,22 @@ void d2ev_config_print_help(FILE *out, const struct d2ev_cfg_program *prog,
 void d2ev_config_print_markdown(FILE *out, const struct d2ev_cfg_program *prog,
                                 const struct d2ev_cfg_section *sections, size_t nsections)
 {
-    fprintf(out, "### %s\n\n", prog->name);
-    fprintf(out, "| Environment | Flag | Type | Default | Description |\n");
-    fprintf(out, "|---|---|---|---|---|\n");
+    fprintf(out, "## %s\n\n", prog->name);
     for (size_t s = 0; s < nsections; s++) {
+        fprintf(out, "#### %s settings\n\n", sections[s].title);
+        fprintf(out, "| Environment | Flag | Type | Default | Description |\n");
+        fprintf(out, "|---|---|---|---|---|\n");
         for (const struct d2ev_cfg_entry *e = sections[s].entries; e && e->name; e++) {
             char var[96];
             d2ev_config_env_name(e->name, var, sizeof(var));
+            bool show_def = e->def && *e->def && e->type != D2EV_CFG_SECRET;
             fprintf(out, "| `%s` | `--%s` | %s | %s%s%s | %s%s |\n", var, e->name,
-                    type_name(e->type), e->def && *e->def ? "`" : "",
-                    e->def && e->type != D2EV_CFG_SECRET ? (*e->def ? e->def : "") : "",
-                    e->def && *e->def ? "`" : "", e->help ? e->help : "",
+                    type_name(e->type), show_def ? "`" : "", show_def ? e->def : "",
+                    show_def ? "`" : "", e->help ? e->help : "",
                     e->required ? " **Required.**" : "");
         }
+        fputc('\n', out);
     }
-    fputc('\n', out);
 }
 
 void d2ev_config_print_version(FILE *out, const char *program)

@@ -327,6 +327,35 @@ void d2ev_test_produce(const char *bootstrap, const char *topic, const char *key
     rd_kafka_destroy(rk);
 }
 
+int64_t d2ev_test_committed(const char *bootstrap, const char *group, const char *topic)
+{
+    char errstr[256];
+    rd_kafka_conf_t *c = client_conf(bootstrap);
+    rd_kafka_conf_set(c, "group.id", group, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
+    if (!rk)
+        fail_msg("consumer: %s", errstr);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) || md->topic_cnt != 1)
+        fail_msg("metadata for %s failed", topic);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (rd_kafka_committed(rk, parts, 10000))
+        fail_msg("cannot read committed offsets of %s", group);
+    int64_t sum = 0;
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset > 0)
+            sum += parts->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
 size_t d2ev_test_grep_count(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");

@@ -85,6 +85,10 @@ json_t *d2ev_test_read_topic(const char *bootstrap, const char *topic, size_t mi
 void d2ev_test_produce(const char *bootstrap, const char *topic, const char *key,
                        const char *value);
 
+/* Sum over partitions of the offsets `group` has committed on `topic`
+ * (-1 for a partition counts as 0). */
+int64_t d2ev_test_committed(const char *bootstrap, const char *group, const char *topic);
+
 /* Count lines in a file containing needle. */
 size_t d2ev_test_grep_count(const char *path, const char *needle);
 

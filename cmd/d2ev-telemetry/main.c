@@ -1,0 +1,7 @@
+/* d2ev-telemetry: parses flags and environment, then runs the service. */
+#include "skeletons.h"
+
+int main(int argc, char **argv)
+{
+    return d2ev_service_main(&d2ev_telemetry_def, argc, argv);
+}
