@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "d2ev_test.h"
+#include "d2ev/topics.h"
 
 #define HOUR_MS 3600000LL
 
@@ -241,4 +242,117 @@ char *d2ev_test_dump(const json_t *j)
     if (!s)
         fail_msg("cannot dump JSON");
     return s;
+}
+
+/* ------------------------------------------------------------ codecs */
+
+#define CODEC_FNS(name)                                                                            \
+    static void sample_##name(void *out)                                                           \
+    {                                                                                              \
+        d2ev_test_sample_##name(out);                                                              \
+    }                                                                                              \
+    static json_t *encode_##name(const void *in)                                                   \
+    {                                                                                              \
+        return d2ev_##name##_encode(in);                                                           \
+    }                                                                                              \
+    static int decode_##name(const void *b, size_t n, void *out, struct d2ev_err *e)               \
+    {                                                                                              \
+        return d2ev_##name##_decode(b, n, out, e);                                                 \
+    }
+#define CLEAR_FN(name)                                                                             \
+    static void clear_##name(void *v)                                                              \
+    {                                                                                              \
+        d2ev_##name##_clear(v);                                                                    \
+    }
+
+CODEC_FNS(vehicle)
+CODEC_FNS(credentials)
+CODEC_FNS(reg_request)
+CODEC_FNS(reg_result)
+CODEC_FNS(telemetry)
+CODEC_FNS(session)
+CODEC_FNS(forecast)
+CODEC_FNS(capacity)
+CODEC_FNS(schedule)
+CODEC_FNS(dispatch)
+CODEC_FNS(notification)
+CODEC_FNS(control)
+CLEAR_FN(credentials)
+CLEAR_FN(reg_request)
+CLEAR_FN(forecast)
+CLEAR_FN(capacity)
+CLEAR_FN(schedule)
+
+static void clear_none(void *v)
+{
+    (void)v;
+}
+
+#define CODEC(type, topic, name, clear)                                                            \
+    {                                                                                              \
+        type, topic, sizeof(struct d2ev_##name), sample_##name, encode_##name, decode_##name,      \
+            clear                                                                                  \
+    }
+
+const struct d2ev_test_codec d2ev_test_codecs[] = {
+    CODEC("vehicle", D2EV_TOPIC_VEHICLES, vehicle, clear_none),
+    CODEC("credentials", D2EV_TOPIC_CREDENTIALS, credentials, clear_credentials),
+    CODEC("registration.request", D2EV_TOPIC_REG_REQUESTS, reg_request, clear_reg_request),
+    CODEC("registration.result", D2EV_TOPIC_REG_RESULTS, reg_result, clear_none),
+    CODEC("telemetry", D2EV_TOPIC_TELEMETRY, telemetry, clear_none),
+    CODEC("session", D2EV_TOPIC_SESSIONS, session, clear_none),
+    CODEC("forecast", D2EV_TOPIC_FORECASTS, forecast, clear_forecast),
+    CODEC("capacity", D2EV_TOPIC_CAPACITY, capacity, clear_capacity),
+    CODEC("schedule", D2EV_TOPIC_SCHEDULES, schedule, clear_schedule),
+    CODEC("dispatch", D2EV_TOPIC_DISPATCH, dispatch, clear_none),
+    CODEC("notification", D2EV_TOPIC_NOTIFICATIONS, notification, clear_none),
+    CODEC("control", D2EV_TOPIC_CONTROL, control, clear_none),
+};
+const size_t d2ev_test_ncodecs = sizeof(d2ev_test_codecs) / sizeof(d2ev_test_codecs[0]);
+
+/* Big enough for any event struct. */
+union any_event {
+    struct d2ev_vehicle vehicle;
+    struct d2ev_reg_request reg_request;
+    struct d2ev_schedule schedule;
+    struct d2ev_session session;
+    struct d2ev_telemetry telemetry;
+    struct d2ev_dispatch dispatch;
+    struct d2ev_notification notification;
+    struct d2ev_control control;
+    struct d2ev_forecast forecast;
+    struct d2ev_capacity capacity;
+    struct d2ev_credentials credentials;
+    struct d2ev_reg_result reg_result;
+};
+
+const struct d2ev_test_codec *d2ev_test_codec(const char *type)
+{
+    for (size_t i = 0; i < d2ev_test_ncodecs; i++) {
+        if (strcmp(d2ev_test_codecs[i].type, type) == 0)
+            return &d2ev_test_codecs[i];
+    }
+    fail_msg("no message type \"%s\"", type);
+    return NULL;
+}
+
+json_t *d2ev_test_sample_json(const char *type)
+{
+    const struct d2ev_test_codec *c = d2ev_test_codec(type);
+    union any_event u;
+    c->sample(&u);
+    json_t *j = c->encode(&u);
+    c->clear(&u);
+    if (!j)
+        fail_msg("%s: encoding the sample failed", type);
+    return j;
+}
+
+int d2ev_test_decode(const char *type, const void *buf, size_t len, struct d2ev_err *err)
+{
+    const struct d2ev_test_codec *c = d2ev_test_codec(type);
+    union any_event u;
+    int rc = c->decode(buf, len, &u, err);
+    c->clear(&u);
+    return rc;
 }

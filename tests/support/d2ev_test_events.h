@@ -34,6 +34,28 @@ void d2ev_test_sample_dispatch(struct d2ev_dispatch *d);
 void d2ev_test_sample_notification(struct d2ev_notification *n);
 void d2ev_test_sample_control(struct d2ev_control *c);
 
+/* Every message type behind one interface, for tests that go over all of
+ * them: sample fills a struct of `size` bytes, encode/decode/clear call the
+ * type's d2ev_<type>_* function (clear is a no-op for plain structs). */
+struct d2ev_test_codec {
+    const char *type; /* envelope type, e.g. "registration.request" */
+    const char *topic;
+    size_t size;
+    void (*sample)(void *out);
+    json_t *(*encode)(const void *in);
+    int (*decode)(const void *buf, size_t len, void *out, struct d2ev_err *err);
+    void (*clear)(void *v);
+};
+
+extern const struct d2ev_test_codec d2ev_test_codecs[];
+extern const size_t d2ev_test_ncodecs;
+/* The codec of a type; fails the test when there is none. */
+const struct d2ev_test_codec *d2ev_test_codec(const char *type);
+/* The encoded sample of a type (a new reference). */
+json_t *d2ev_test_sample_json(const char *type);
+/* Decode buf as type and release the result; returns the decoder's code. */
+int d2ev_test_decode(const char *type, const void *buf, size_t len, struct d2ev_err *err);
+
 /* Compact JSON text of j; the caller frees it. Fails the test on error. */
 char *d2ev_test_dump(const json_t *j);
 

@@ -34,61 +34,15 @@ union any_event {
     struct d2ev_control control;
 };
 
-/* One message type seen through a uniform interface. */
+/* What this suite knows about a type beyond d2ev_test_codec (its I/O). */
 struct codec {
     const char *type;
-    size_t size;
-    void (*sample)(union any_event *u);
-    json_t *(*encode)(const union any_event *u);
-    int (*decode)(const char *buf, size_t len, union any_event *u, struct d2ev_err *err);
-    void (*clear)(union any_event *u);
     /* Compares heap members; NULL when the struct has none. */
     bool (*equal)(const union any_event *a, const union any_event *b);
     const char *const *required; /* payload members whose absence is an error */
     const char *const *optional; /* payload members that may be left out */
 };
-
-#define CODEC_FNS(name)                                                                            \
-    static void sample_##name(union any_event *u)                                                  \
-    {                                                                                              \
-        d2ev_test_sample_##name(&u->name);                                                         \
-    }                                                                                              \
-    static json_t *encode_##name(const union any_event *u)                                         \
-    {                                                                                              \
-        return d2ev_##name##_encode(&u->name);                                                     \
-    }                                                                                              \
-    static int decode_##name(const char *b, size_t n, union any_event *u, struct d2ev_err *e)      \
-    {                                                                                              \
-        return d2ev_##name##_decode(b, n, &u->name, e);                                            \
-    }
-#define CLEAR_FN(name)                                                                             \
-    static void clear_##name(union any_event *u)                                                   \
-    {                                                                                              \
-        d2ev_##name##_clear(&u->name);                                                             \
-    }
-
-CODEC_FNS(vehicle)
-CODEC_FNS(credentials)
-CODEC_FNS(reg_request)
-CODEC_FNS(reg_result)
-CODEC_FNS(telemetry)
-CODEC_FNS(session)
-CODEC_FNS(forecast)
-CODEC_FNS(capacity)
-CODEC_FNS(schedule)
-CODEC_FNS(dispatch)
-CODEC_FNS(notification)
-CODEC_FNS(control)
-CLEAR_FN(credentials)
-CLEAR_FN(reg_request)
-CLEAR_FN(forecast)
-CLEAR_FN(capacity)
-CLEAR_FN(schedule)
-
-static void clear_none(union any_event *u)
-{
-    (void)u;
-}
+#define IO(c) d2ev_test_codec((c)->type)
 
 /* Payload bytes after the envelope (which differs by id and ts) are equal. */
 static bool same_payload(const void *a, const void *b, size_t size)
@@ -159,59 +113,46 @@ static bool equal_schedule(const union any_event *a, const union any_event *b)
 #define NONE      ((const char *const[]){ NULL })
 
 static const struct codec codecs[] = {
-    { "vehicle", sizeof(struct d2ev_vehicle), sample_vehicle, encode_vehicle, decode_vehicle,
-      clear_none, NULL,
+    { "vehicle", NULL,
       LIST("vehicle_id", "user_id", "oem", "oem_vehicle_id", "timezone", "region", "prefs",
            "prefs_version", "status", "registered_at", "updated_at"),
       LIST("battery_kwh", "max_power_kw", "site_id", "status_reason") },
-    { "credentials", sizeof(struct d2ev_credentials), sample_credentials, encode_credentials,
-      decode_credentials, clear_credentials, equal_credentials,
+    { "credentials", equal_credentials,
       LIST("vehicle_id", "oem", "key_id", "sealed", "access_expires_at", "version", "updated_at"),
       NONE },
-    { "registration.request", sizeof(struct d2ev_reg_request), sample_reg_request,
-      encode_reg_request, decode_reg_request, clear_reg_request, equal_reg_request,
+    { "registration.request", equal_reg_request,
       LIST("request_id", "action", "vehicle_id", "user_id", "oem", "oem_vehicle_id", "timezone",
            "region", "sealed_auth"),
       LIST("site_id", "battery_kwh", "max_power_kw", "prefs_patch", "idempotency_key", "source") },
-    { "registration.result", sizeof(struct d2ev_reg_result), sample_reg_result, encode_reg_result,
-      decode_reg_result, clear_none, NULL,
+    { "registration.result", NULL,
       LIST("request_id", "vehicle_id", "action", "accepted", "code",
            "reason"), /* reason: because accepted is false */
       NONE },
-    { "telemetry", sizeof(struct d2ev_telemetry), sample_telemetry, encode_telemetry,
-      decode_telemetry, clear_none, NULL,
+    { "telemetry", NULL,
       LIST("vehicle_id", "oem", "observed_at", "reported_at", "soc", "plugged_in",
            "charging_state"),
       LIST("power_kw", "charge_limit", "range_km", "battery_kwh", "energy_added_kwh") },
-    { "session", sizeof(struct d2ev_session), sample_session, encode_session, decode_session,
-      clear_none, NULL,
+    { "session", NULL,
       LIST("vehicle_id", "session_id", "event", "started_at", "at", "soc_start", "soc_now",
            "energy_kwh", "charging_s", "idle_s", "cost", "carbon_g",
            "currency"), /* currency: because cost is not 0 */
       LIST("anomaly", "ended_at", "detail") },
-    { "forecast", sizeof(struct d2ev_forecast), sample_forecast, encode_forecast, decode_forecast,
-      clear_forecast, equal_forecast,
+    { "forecast", equal_forecast,
       LIST("region", "kind", "unit", "issued_at", "start", "slot_minutes", "values"),
       LIST("source") },
-    { "capacity", sizeof(struct d2ev_capacity), sample_capacity, encode_capacity, decode_capacity,
-      clear_capacity, equal_capacity, LIST("site_id", "start", "slot_minutes", "limits_kw"), NONE },
-    { "schedule", sizeof(struct d2ev_schedule), sample_schedule, encode_schedule, decode_schedule,
-      clear_schedule, equal_schedule,
+    { "capacity", equal_capacity, LIST("site_id", "start", "slot_minutes", "limits_kw"), NONE },
+    { "schedule", equal_schedule,
       LIST("vehicle_id", "version", "created_at", "status", "prefs_version", "ready_by",
            "target_soc", "soc_at_plan", "expected_soc", "windows", "expected_cost",
            "expected_carbon_g", "baseline_cost", "baseline_carbon_g", "currency", "method",
            "solve_ms"),
       LIST("reason", "price_forecast_id", "carbon_forecast_id", "telemetry_id") },
-    { "dispatch", sizeof(struct d2ev_dispatch), sample_dispatch, encode_dispatch, decode_dispatch,
-      clear_none, NULL,
+    { "dispatch", NULL,
       LIST("vehicle_id", "command_id", "command", "schedule_version", "window", "attempt", "result",
            "latency_ms", "at"),
       LIST("error_class", "detail") },
-    { "notification", sizeof(struct d2ev_notification), sample_notification, encode_notification,
-      decode_notification, clear_none, NULL, LIST("vehicle_id", "kind", "message"),
-      LIST("user_id", "time", "soc") },
-    { "control", sizeof(struct d2ev_control), sample_control, encode_control, decode_control,
-      clear_none, NULL, LIST("vehicle_id", "action", "requested_by"), LIST("reason") },
+    { "notification", NULL, LIST("vehicle_id", "kind", "message"), LIST("user_id", "time", "soc") },
+    { "control", NULL, LIST("vehicle_id", "action", "requested_by"), LIST("reason") },
 };
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
@@ -239,13 +180,7 @@ static bool listed(const char *const *list, const char *key)
 /* The encoded sample of c; the caller json_decref()s it. */
 static json_t *sample_json(const struct codec *c)
 {
-    union any_event u;
-    c->sample(&u);
-    json_t *j = c->encode(&u);
-    c->clear(&u);
-    if (!j)
-        fail_msg("%s: encoding the sample failed", c->type);
-    return j;
+    return d2ev_test_sample_json(c->type);
 }
 
 /* The sample with obj[key] replaced by value (stolen), or removed when value
@@ -292,15 +227,15 @@ static int decode_text(const struct codec *c, const char *text, size_t len, stru
     union any_event u;
     memset(&u, 0xa5, sizeof(u)); /* decoders must not rely on a zeroed output */
     memset(err, 0, sizeof(*err));
-    int rc = c->decode(text, len, &u, err);
+    int rc = IO(c)->decode(text, len, &u, err);
     if (rc != D2EV_OK) {
         static const char zero[sizeof(union any_event)];
-        if (memcmp(&u, zero, c->size) != 0)
+        if (memcmp(&u, zero, IO(c)->size) != 0)
             fail_msg("%s: a failed decode left data in the output", c->type);
         if (!d2ev_utf8_valid(err->msg, strlen(err->msg)))
             fail_msg("%s: error message is not valid UTF-8", c->type);
     }
-    c->clear(&u);
+    IO(c)->clear(&u);
     return rc;
 }
 
@@ -335,7 +270,7 @@ static void expect_accept(const struct codec *c, char *text)
 static void round_trip(const struct codec *c, const union any_event *in)
 {
     union any_event out;
-    json_t *j = c->encode(in);
+    json_t *j = IO(c)->encode(in);
     assert_non_null(j);
     /* the envelope: our type, version 1, a fresh UUID, ts from the d2ev clock */
     assert_string_equal(json_string_value(json_object_get(j, "type")), c->type);
@@ -352,35 +287,35 @@ static void round_trip(const struct codec *c, const union any_event *in)
     }
     char *text = d2ev_test_dump(j);
     struct d2ev_err err = { 0 };
-    int rc = c->decode(text, strlen(text), &out, &err);
+    int rc = IO(c)->decode(text, strlen(text), &out, &err);
     if (rc != D2EV_OK)
         fail_msg("%s: round trip failed: %s\n  %s", c->type, err.msg, text);
     assert_string_equal(out.vehicle.env.type, c->type); /* env is the first member of all */
     assert_int_equal(out.vehicle.env.v, 1);
     assert_string_equal(out.vehicle.env.id, json_string_value(json_object_get(j, "id")));
     assert_int_equal(out.vehicle.env.ts, D2EV_TEST_T0);
-    bool same = c->equal ? c->equal(in, &out) : same_payload(in, &out, c->size);
+    bool same = c->equal ? c->equal(in, &out) : same_payload(in, &out, IO(c)->size);
     if (!same)
         fail_msg("%s: decode(encode(x)) differs from x\n  %s", c->type, text);
     /* and encoding what was decoded gives the same payload */
-    json_t *again = c->encode(&out);
+    json_t *again = IO(c)->encode(&out);
     json_object_del(again, "id");
     json_object_del(j, "id");
     assert_true(json_equal(j, again));
     json_decref(again);
     json_decref(j);
     free(text);
-    c->clear(&out);
-    c->clear(&out); /* clearing twice is safe */
+    IO(c)->clear(&out);
+    IO(c)->clear(&out); /* clearing twice is safe */
 }
 
 static void test_round_trip(void **state)
 {
     const struct codec *c = *state;
     union any_event in;
-    c->sample(&in);
+    IO(c)->sample(&in);
     round_trip(c, &in);
-    c->clear(&in);
+    IO(c)->clear(&in);
 }
 
 /* The other shapes each type can take: other enum values, optional members
@@ -1278,6 +1213,9 @@ static void test_decode_err_may_be_null(void **state)
 int main(void)
 {
     _Static_assert(NCODECS == 12, "PER_CODEC lists every codec");
+    assert_int_equal(d2ev_test_ncodecs, NCODECS);
+    for (size_t i = 0; i < NCODECS; i++)
+        assert_true(IO(&codecs[i])->size <= sizeof(union any_event));
     d2ev_clock_set_manual(D2EV_TEST_T0);
     const struct CMUnitTest tests[] = {
         PER_CODEC(test_round_trip),
