@@ -77,7 +77,10 @@ static int deadletter_emit(struct d2ev_producer *p, const char *service, json_t 
         return d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory");
     }
     json_object_set_new(o, "service", json_string(service));
-    json_object_set_new(o, "reason", json_stringn(reason, strnlen(reason, 1024)));
+    /* json_stringn refuses invalid UTF-8 (parser messages can quote part of a
+     * multi-byte character), which would drop the reason silently. */
+    json_object_set_new(
+        o, "reason", json_stringn(reason, d2ev_utf8_valid_prefix(reason, strnlen(reason, 1024))));
     if (key)
         json_object_set_new(src, "key", json_string(key));
     json_object_set_new(o, "source", src);

@@ -7,7 +7,10 @@
  *
  * Encoding: d2ev_<type>_encode(const struct *in) returns a NEW json_t
  * reference holding the envelope (fresh id, ts = now) plus the payload, or
- * NULL on allocation failure. The caller json_decref()s it.
+ * NULL on allocation failure or when *in holds what JSON cannot carry (a
+ * string that is not UTF-8, a number that is not finite, an enum out of
+ * range). The caller json_decref()s it. Encoders do not check the rules the
+ * decoders enforce: encode what you would accept.
  *
  * Decoding: d2ev_<type>_decode(buf, len, out, err) parses bytes, validates
  * the envelope (type must match) and EVERY payload field: type, presence,
