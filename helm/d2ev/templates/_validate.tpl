@@ -25,7 +25,7 @@ Rendered once (from configmap.yaml); each failure names the value to change.
 {{- if and (or .Values.kafka.tls.ca.secretName .Values.kafka.tls.ca.configMapName .Values.kafka.tls.clientCert.secretName) (not (hasSuffix "ssl" $proto)) -}}
 {{- fail (printf "kafka.tls is set but kafka.securityProtocol=%s does not use TLS (want ssl or sasl_ssl)" $proto) -}}
 {{- end -}}
-{{- if regexMatch "(?i)password|secret|sasl\\.oauthbearer\\.config" .Values.kafka.extra -}}
+{{- if regexMatch "(?i)(^|,)[^=,]*(password|secret|oauthbearer\\.config)[^=,]*=" .Values.kafka.extra -}}
 {{- fail "kafka.extra lands in a ConfigMap: put no passwords or secrets there (use kafka.sasl.password)" -}}
 {{- end -}}
 
