@@ -10,7 +10,11 @@
 //
 // YAML is parsed with the `yaml` package (installed by scripts/install-helm.sh) in
 // YAML 1.1 mode, as the Kubernetes API machinery reads it, with duplicate keys as
-// errors. Exit status 0 when every check passes; 1 with one line per failure.
+// errors. Built-in kinds are validated against the Kubernetes OpenAPI schemas
+// shipped in the `kubernetes-models` package (types, required fields, enums; it
+// does not flag unknown fields, which is why the d2ev checks below look for the
+// fields that matter by name). Exit status 0 when every check passes; 1 with one
+// line per failure.
 'use strict';
 
 const fs = require('fs');
@@ -18,11 +22,13 @@ const path = require('path');
 
 const repo = path.resolve(__dirname, '..', '..');
 const toolsDir = process.env.D2EV_TOOLS_DIR || path.join(repo, '.tools');
+const modelsDir = path.join(toolsDir, 'node_modules', 'kubernetes-models');
 let YAML;
 try {
     YAML = require(path.join(toolsDir, 'node_modules', 'yaml'));
+    require.resolve(path.join(modelsDir, 'package.json'));
 } catch (e) {
-    console.error(`check-manifests: the yaml package is missing in ${toolsDir}; run scripts/install-helm.sh`);
+    console.error(`check-manifests: the yaml or kubernetes-models package is missing in ${toolsDir}; run scripts/install-helm.sh`);
     process.exit(77);
 }
 
@@ -65,6 +71,26 @@ for (const doc of YAML.parseAllDocuments(fs.readFileSync(input, 'utf8'), { versi
     }
     docs.push(obj);
 }
+// ------------------------------------------------------- Kubernetes schemas
+// Built-in API groups have no dot (apps, policy) or end in .k8s.io; others are CRDs
+// (KafkaTopic, ServiceMonitor), checked by the d2ev rules below only.
+for (const o of docs) {
+    const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+    const builtin = group === '' || !group.includes('.') || group.endsWith('.k8s.io');
+    if (!builtin) continue;
+    const file = path.join(modelsDir, group, version, `${o.kind}.js`);
+    if (!fs.existsSync(file)) {
+        fail(`${o.kind}/${o.metadata.name}`, `unknown Kubernetes API ${o.apiVersion} ${o.kind}`);
+        continue;
+    }
+    const Model = require(file)[o.kind];
+    try {
+        new Model(o).validate();
+    } catch (e) {
+        fail(`${o.kind}/${o.metadata.name}`, `does not match the ${o.apiVersion} ${o.kind} schema: ${e.message}`);
+    }
+}
+
 const byKind = (kind) => docs.filter((o) => o.kind === kind);
 const id = (o) => `${o.kind}/${o.metadata.name}`;
 

@@ -190,6 +190,8 @@ check_chart() {
         self_test "a missing PDB" 's/^kind: PodDisruptionBudget$/kind: PodDisruptionBudgetX/'
         self_test "a short grace period" 's/terminationGracePeriodSeconds: 60/terminationGracePeriodSeconds: 20/'
         self_test "root" 's/runAsUser: 10001/runAsUser: 0/'
+        self_test "a wrong type (Kubernetes schema)" 's/^  revisionHistoryLimit: 5$/  revisionHistoryLimit: "five"/'
+        self_test "an unknown API version" 's|^apiVersion: policy/v1$|apiVersion: policy/v2|'
     fi
 }
 
@@ -239,7 +241,9 @@ check_topics() {
 
 # ------------------------------------------------------------ runtime-libs
 check_runtime_libs() {
-    command -v dpkg-query >/dev/null && command -v ldd >/dev/null || skip "needs dpkg and ldd (Debian)"
+    if ! command -v dpkg-query >/dev/null || ! command -v ldd >/dev/null || ! command -v readelf >/dev/null; then
+        skip "needs dpkg, ldd and readelf (a Debian build host)"
+    fi
     local bin_dir=${D2EV_BIN_DIR:-$repo/build/bin} adapter_dir=${D2EV_ADAPTER_BUILD_DIR:-$repo/build/adapters}
     local -a objs=()
     shopt -s nullglob
