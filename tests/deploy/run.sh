@@ -261,7 +261,7 @@ check_runtime_libs() {
 check_shellcheck() {
     command -v shellcheck >/dev/null || skip "shellcheck is not installed"
     if shellcheck "$repo/scripts/install-helm.sh" "$repo/deploy/build.sh" "$repo/deploy/check-runtime-deps.sh" \
-        "$repo/deploy/kubernetes/generate.sh" "$here/run.sh"; then
+        "$repo/deploy/kubernetes/generate.sh" "$repo/deploy/local/make-dev-secrets.sh" "$here/run.sh"; then
         pass "shellcheck"
     else
         bad "shellcheck"
