@@ -136,6 +136,22 @@ check_chart() {
         bad "helm template with non-default values"
     fi
 
+    # NOTES.txt renders only at install time (helm template skips it): render it
+    # through tpl in a copy of the chart, so a broken NOTES fails here, not in prod.
+    mkdir -p "$work/notes"
+    cp -r "$chart" "$work/notes/"
+    mv "$work/notes/d2ev/templates/NOTES.txt" "$work/notes/d2ev/notes.txt"
+    printf 'notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n' >"$work/notes/d2ev/templates/notes.yaml"
+    if "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml >"$work/notes-default.txt" 2>&1 &&
+        grep -q 'credentialsKeys (D2EV_CREDENTIALS_KEYS) for bridge, dispatch, registration, telemetry' "$work/notes-default.txt" &&
+        "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml -f "$nd" >"$work/notes-nd.txt" 2>&1 &&
+        grep -q 'telemetry     HPA 4-24' "$work/notes-nd.txt" && ! grep -q WARNING "$work/notes-nd.txt"; then
+        pass "NOTES.txt renders (and warns about missing secrets only when they are missing)"
+    else
+        bad "NOTES.txt"
+        cat "$work/notes-default.txt" "$work/notes-nd.txt" 2>/dev/null || true
+    fi
+
     # The oldest supported Kubernetes renders; one older is refused by kubeVersion.
     if render kube123 --kube-version 1.23.0 -f "$nd"; then
         if grep -q unhealthyPodEvictionPolicy "$work/kube123.yaml"; then bad "PDB field for 1.27+ rendered for 1.23"; else pass "renders for Kubernetes 1.23"; fi
