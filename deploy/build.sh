@@ -33,8 +33,9 @@ cmake -S "$src" -B "$build" \
 cmake --build "$build" --parallel "$jobs"
 
 rm -rf "$stage"
-DESTDIR="$(cd "$(dirname "$stage")" && pwd)/$(basename "$stage")" \
-    cmake --install "$build" --strip --component runtime
+mkdir -p "$stage"
+stage=$(cd "$stage" && pwd) # DESTDIR must be absolute
+DESTDIR="$stage" cmake --install "$build" --strip --component runtime
 
 ls "$stage/usr/bin/"d2ev-* >/dev/null 2>&1 || {
     echo "build.sh: nothing was installed into $stage/usr/bin (are deploy/install.cmake's rules loaded?)" >&2
