@@ -3,7 +3,7 @@ The d2ev topics: the one list in the chart. It MUST match d2ev_topic_specs in
 common/topics.c (names in include/d2ev/topics.h): name, compacted
 (cleanup.policy=compact) and vehicleKeyed (co-partitioned with the fleet:
 topics.partitions partitions; the others get topics.otherPartitions).
-tests/deploy/check-topics.sh renders the KafkaTopics and compares them with the
+`tests/deploy/run.sh topics` (ctest deploy.topics) renders the KafkaTopics and compares them with the
 C table, so CI fails when one changes without the other.
 */}}
 {{- define "d2ev.topics" -}}
