@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# Deployment checks, one per ctest test (tests/deploy/CMakeLists.txt):
+#
+#   run.sh chart         helm lint; helm template with default and non-default
+#                        values; the schema and the chart's own checks reject bad
+#                        values; every rendered manifest passes check-manifests.cjs
+#   run.sh manifests     deploy/kubernetes/d2ev.yaml is up to date and passes too
+#   run.sh topics        the chart's KafkaTopics match common/topics.c
+#   run.sh runtime-libs  the runtime image installs every library the binaries need
+#   run.sh shellcheck    the deploy scripts pass shellcheck
+#   run.sh all           all of the above that can run here
+#
+# Exit 0 pass, 1 fail, 77 skip (a tool is missing). With
+# D2EV_REQUIRE_DEPLOY_TOOLS=1 (CI) a missing tool is a failure, not a skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+chart="$repo/helm/d2ev"
+checker="$here/check-manifests.cjs"
+work=$(mktemp -d "${TMPDIR:-/tmp}/d2ev-deploy.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+say() { printf '%s\n' "$*"; }
+pass() { say "ok   $*"; }
+bad() {
+    say "FAIL $*"
+    failures=$((failures + 1))
+}
+skip() {
+    if [[ "${D2EV_REQUIRE_DEPLOY_TOOLS:-0}" == 1 ]]; then
+        say "FAIL $* (D2EV_REQUIRE_DEPLOY_TOOLS=1: required here)"
+        exit 1
+    fi
+    say "SKIP $*"
+    exit 77
+}
+
+need_helm() {
+    local rc=0
+    HELM=$("$repo/scripts/install-helm.sh") || rc=$?
+    if [[ $rc -eq 77 ]]; then
+        skip "helm cannot be installed here (see scripts/install-helm.sh output above)"
+    elif [[ $rc -ne 0 ]]; then
+        say "FAIL scripts/install-helm.sh exited with $rc"
+        exit 1
+    fi
+    command -v node >/dev/null || skip "node is not installed"
+}
+
+# render NAME [helm template args...] -> $work/NAME.yaml
+render() {
+    local name=$1
+    shift
+    if "$HELM" template d2ev "$chart" --namespace d2ev "$@" >"$work/$name.yaml" 2>"$work/$name.err"; then
+        return 0
+    fi
+    say "---- helm template $* failed:"
+    cat "$work/$name.err"
+    return 1
+}
+
+check() { # check NAME [check-manifests args...]
+    local name=$1
+    shift
+    if node "$checker" "$@" "$work/$name.yaml"; then pass "$name manifests"; else bad "$name manifests"; fi
+}
+
+# must_reject WHAT EXPECTED-MESSAGE [helm template args...]: rendering must fail,
+# for the expected reason.
+must_reject() {
+    local what=$1 want=$2
+    shift 2
+    if "$HELM" template d2ev "$chart" "$@" >/dev/null 2>"$work/reject.err"; then
+        bad "accepted $what"
+    elif grep -qF -- "$want" "$work/reject.err"; then
+        pass "rejects $what"
+    else
+        bad "rejects $what, but not with '$want':"
+        cat "$work/reject.err"
+    fi
+}
+
+# ------------------------------------------------------------------- chart
+check_chart() {
+    need_helm
+    local nd="$here/values-nondefault.yaml"
+
+    # appVersion is the release the image tag defaults to: keep it with CMake's
+    local cmake_version app_version
+    cmake_version=$(sed -n 's/^project(d2ev VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
+    app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$chart/Chart.yaml")
+    if [[ -n "$cmake_version" && "$cmake_version" == "$app_version" ]]; then
+        pass "Chart appVersion $app_version = project version"
+    else
+        bad "Chart appVersion '$app_version' != project(d2ev VERSION '$cmake_version') in CMakeLists.txt"
+    fi
+
+    if "$HELM" lint --strict "$chart" >"$work/lint.out" 2>&1 &&
+        "$HELM" lint --strict "$chart" -f "$nd" >>"$work/lint.out" 2>&1; then
+        pass "helm lint --strict (default and non-default values)"
+    else
+        bad "helm lint"
+        cat "$work/lint.out"
+    fi
+
+    # Default values: the six default services, no optional extras.
+    if render default; then
+        check default --expect Deployment=6 --expect PodDisruptionBudget=6 --expect Service=8 \
+            --expect ConfigMap=2 --expect Secret=0 --expect HorizontalPodAutoscaler=0 \
+            --expect KafkaTopic=0 --expect ServiceMonitor=0
+    else
+        bad "helm template with default values"
+    fi
+
+    # Non-default values: everything optional switched on.
+    if render nondefault -f "$nd"; then
+        check nondefault --expect Deployment=7 --expect PodDisruptionBudget=7 --expect Service=9 \
+            --expect Secret=1 --expect HorizontalPodAutoscaler=2 --expect KafkaTopic=13 \
+            --expect ServiceMonitor=1
+        local f="$work/nondefault.yaml" want
+        for want in \
+            'name: d2ev-secrets' 'name: d2ev-kafka-user' 'key: password' \
+            'name: d2ev-credentials-keyring' 'name: enode-oauth' 'name: fleet-secrets' \
+            'D2EV_KAFKA_SSL_CA_LOCATION: "/etc/d2ev/kafka-ca/ca.crt"' 'secretName: fleet-cluster-ca-cert' \
+            'D2EV_KAFKA_SASL_PASSWORD_FILE' 'D2EV_OEM_ACME_MOTORS_CLIENT_SECRET_FILE' \
+            'image: "registry.example.com/d2ev/d2ev@sha256:' 'strimzi.io/cluster: fleet' \
+            'helm.sh/resource-policy: keep' 'type: LoadBalancer' 'terminationGracePeriodSeconds: 60' \
+            'D2EV_SHUTDOWN_TIMEOUT_MS: "20000"' 'release: prometheus'; do
+            grep -qF -- "$want" "$f" || bad "non-default render lacks: $want"
+        done
+        # The plain API tokens and OEM secret from the values file exist only base64-encoded.
+        if grep -q 'NOT-A-REAL-ONE' "$f"; then bad "a secret value appears in clear text"; else pass "secret values only in the Secret"; fi
+    else
+        bad "helm template with non-default values"
+    fi
+
+    # NOTES.txt renders only at install time (helm template skips it): render it
+    # through tpl in a copy of the chart, so a broken NOTES fails here, not in prod.
+    mkdir -p "$work/notes"
+    cp -r "$chart" "$work/notes/"
+    mv "$work/notes/d2ev/templates/NOTES.txt" "$work/notes/d2ev/notes.txt"
+    printf 'notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n' >"$work/notes/d2ev/templates/notes.yaml"
+    if "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml >"$work/notes-default.txt" 2>&1 &&
+        grep -q 'credentialsKeys (D2EV_CREDENTIALS_KEYS) for bridge, dispatch, registration, telemetry' "$work/notes-default.txt" &&
+        "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml -f "$nd" >"$work/notes-nd.txt" 2>&1 &&
+        grep -q 'telemetry     HPA 4-24' "$work/notes-nd.txt" && ! grep -q WARNING "$work/notes-nd.txt"; then
+        pass "NOTES.txt renders (and warns about missing secrets only when they are missing)"
+    else
+        bad "NOTES.txt"
+        cat "$work/notes-default.txt" "$work/notes-nd.txt" 2>/dev/null || true
+    fi
+
+    # The oldest supported Kubernetes renders; one older is refused by kubeVersion.
+    if render kube123 --kube-version 1.23.0 -f "$nd"; then
+        if grep -q unhealthyPodEvictionPolicy "$work/kube123.yaml"; then bad "PDB field for 1.27+ rendered for 1.23"; else pass "renders for Kubernetes 1.23"; fi
+    else
+        bad "helm template --kube-version 1.23.0"
+    fi
+    must_reject "Kubernetes 1.22" "incompatible with Kubernetes" --kube-version 1.22.0
+
+    # values.schema.json
+    must_reject "negative replicas" "replicas" --set services.bridge.replicas=-1
+    must_reject "unknown security protocol" "securityProtocol" --set kafka.securityProtocol=tls
+    must_reject "an empty broker list" "kafka.brokers" --set kafka.brokers=
+    must_reject "a broker without a port" "kafka.brokers" --set kafka.brokers=kafka
+    must_reject "an unknown top-level value" "Additional property bogus" --set bogus=1
+    must_reject "a typo in a service's values" "Additional property replica" --set services.api.replica=3
+    must_reject "a secret in env" "D2EV_API_TOKENS" --set env.D2EV_API_TOKENS=x
+    must_reject "a secret in a service env" "D2EV_BRIDGE_HMAC_SECRET" --set services.bridge.env.D2EV_BRIDGE_HMAC_SECRET=x
+    must_reject "a writable root filesystem" "readOnlyRootFilesystem" --set containerSecurityContext.readOnlyRootFilesystem=false
+    must_reject "privilege escalation" "allowPrivilegeEscalation" --set containerSecurityContext.allowPrivilegeEscalation=true
+    must_reject "running as root" "runAsNonRoot" --set podSecurityContext.runAsNonRoot=false
+    must_reject "missing resource limits" "limits" --set services.scheduler.resources.limits=null
+    must_reject "an unknown log level" "logLevel" --set logLevel=verbose
+    must_reject "an unknown secret item" "secrets" --set 'services.api.secrets={apiTokens,nope}'
+    must_reject "a bad image digest" "digest" --set image.digest=latest
+    must_reject "a too short shutdown deadline" "shutdownTimeoutMs" --set shutdownTimeoutMs=10
+    must_reject "an OEM without a base_url" "base_url" --set oem.smartcar.enabled=true --set oem.smartcar.config.base_url=null
+
+    # The chart's own checks (templates/_validate.tpl)
+    must_reject "more consumer replicas than partitions" "topics.partitions=12" --set services.telemetry.replicas=13
+    must_reject "an HPA beyond the partitions" "hpa.maxReplicas" \
+        --set services.scheduler.hpa.enabled=true --set services.scheduler.hpa.maxReplicas=20
+    must_reject "HPA min > max" "minReplicas" \
+        --set services.api.hpa.enabled=true --set services.api.hpa.minReplicas=5 --set services.api.hpa.maxReplicas=3
+    must_reject "a grace period shorter than the shutdown" "shorter than the graceful shutdown" \
+        --set services.api.terminationGracePeriodSeconds=10
+    must_reject "a password in kafka.extra" "kafka.extra" --set kafka.extra=sasl.password=x
+    must_reject "SASL without a mechanism" "kafka.sasl.mechanism" --set kafka.securityProtocol=sasl_ssl --set kafka.sasl.username=u
+    must_reject "TLS settings without TLS" "does not use TLS" --set kafka.tls.ca.secretName=ca
+    must_reject "a chart-owned variable in env" "D2EV_KAFKA_BROKERS" --set services.api.env.D2EV_KAFKA_BROKERS=k:1
+    must_reject "a secret in an OEM config" "looks like a secret" \
+        --set oem.tesla.enabled=true --set oem.tesla.config.client_secret=x
+    must_reject "an override of an unknown topic" "not a d2ev topic" --set 'topics.strimzi.overrides.d2ev\.nope.retention\.ms=1'
+
+    # The checker itself must catch what it claims to: break a good render.
+    if [[ -f "$work/nondefault.yaml" ]]; then
+        self_test "no readiness probe" 's/readinessProbe:/startupProbe:/'
+        self_test "a writable root filesystem" 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/'
+        self_test "privilege escalation" 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/'
+        self_test "no resource limits" 's/^            limits:/            limitz:/'
+        self_test "a secret value in a ConfigMap" 's/D2EV_LOG_LEVEL: "debug"/D2EV_LOG_LEVEL: "ops-readonly-token-NOT-A-REAL-ONE:read"/'
+        self_test "a secret-named ConfigMap key" 's/D2EV_LOG_LEVEL:/D2EV_KAFKA_SASL_PASSWORD:/'
+        self_test "a missing PDB" 's/^kind: PodDisruptionBudget$/kind: PodDisruptionBudgetX/'
+        self_test "a short grace period" 's/terminationGracePeriodSeconds: 60/terminationGracePeriodSeconds: 20/'
+        self_test "root" 's/runAsUser: 10001/runAsUser: 0/'
+        self_test "a wrong type (Kubernetes schema)" 's/^  revisionHistoryLimit: 5$/  revisionHistoryLimit: "five"/'
+        self_test "an unknown API version" 's|^apiVersion: policy/v1$|apiVersion: policy/v2|'
+    fi
+}
+
+# self_test WHAT SED-EXPR: the checker must reject the mutated non-default render.
+self_test() {
+    sed -e "$2" "$work/nondefault.yaml" >"$work/mutant.yaml"
+    if cmp -s "$work/nondefault.yaml" "$work/mutant.yaml"; then
+        bad "self-test '$1': the mutation changed nothing"
+    elif node "$checker" "$work/mutant.yaml" >"$work/mutant.out" 2>&1; then
+        bad "check-manifests accepts $1"
+    else
+        pass "check-manifests catches $1"
+    fi
+}
+
+# --------------------------------------------------------------- manifests
+check_manifests() {
+    need_helm
+    if "$repo/deploy/kubernetes/generate.sh" --check; then
+        pass "deploy/kubernetes/d2ev.yaml is up to date"
+    else
+        bad "deploy/kubernetes/d2ev.yaml is stale: run deploy/kubernetes/generate.sh and commit it"
+    fi
+    if node "$checker" --expect Deployment=6 "$repo/deploy/kubernetes/d2ev.yaml"; then
+        pass "deploy/kubernetes/d2ev.yaml manifests"
+    else
+        bad "deploy/kubernetes/d2ev.yaml manifests"
+    fi
+}
+
+# ------------------------------------------------------------------ topics
+check_topics() {
+    local dump=${D2EV_TOPICS_DUMP:-}
+    [[ -n "$dump" && -x "$dump" ]] || skip "D2EV_TOPICS_DUMP (the deploy_topics_dump program) is not built; run through ctest"
+    need_helm
+    "$dump" >"$work/topics.jsonl"
+    if render topics --set topics.strimzi.enabled=true; then
+        if node "$checker" --topics "$work/topics.jsonl" "$work/topics.yaml"; then
+            pass "chart topics = common/topics.c ($(wc -l <"$work/topics.jsonl") topics)"
+        else
+            bad "chart topics differ from common/topics.c: edit helm/d2ev/templates/_topics.tpl"
+        fi
+    else
+        bad "helm template with Strimzi topics"
+    fi
+}
+
+# ------------------------------------------------------------ runtime-libs
+check_runtime_libs() {
+    if ! command -v dpkg-query >/dev/null || ! command -v ldd >/dev/null || ! command -v readelf >/dev/null; then
+        skip "needs dpkg, ldd and readelf (a Debian build host)"
+    fi
+    local bin_dir=${D2EV_BIN_DIR:-$repo/build/bin} adapter_dir=${D2EV_ADAPTER_BUILD_DIR:-$repo/build/adapters}
+    local -a objs=()
+    shopt -s nullglob
+    objs=("$bin_dir"/d2ev-* "$adapter_dir"/*.so)
+    shopt -u nullglob
+    [[ ${#objs[@]} -gt 0 ]] || skip "no built binaries in $bin_dir"
+    if "$repo/deploy/check-runtime-deps.sh" "${objs[@]}"; then
+        pass "deploy/runtime-packages.txt covers the libraries of ${#objs[@]} binaries"
+    else
+        bad "deploy/runtime-packages.txt misses libraries (see above)"
+    fi
+}
+
+# -------------------------------------------------------------- shellcheck
+check_shellcheck() {
+    command -v shellcheck >/dev/null || skip "shellcheck is not installed"
+    if shellcheck "$repo/scripts/install-helm.sh" "$repo/deploy/build.sh" "$repo/deploy/check-runtime-deps.sh" \
+        "$repo/deploy/kubernetes/generate.sh" "$repo/deploy/local/make-dev-secrets.sh" "$here/run.sh"; then
+        pass "shellcheck"
+    else
+        bad "shellcheck"
+    fi
+}
+
+case "${1:-all}" in
+chart) check_chart ;;
+manifests) check_manifests ;;
+topics) check_topics ;;
+runtime-libs) check_runtime_libs ;;
+shellcheck) check_shellcheck ;;
+all)
+    for c in chart manifests topics runtime-libs shellcheck; do
+        rc=0
+        (bash "${BASH_SOURCE[0]}" "$c") || rc=$?
+        [[ $rc -eq 0 || $rc -eq 77 ]] || failures=$((failures + 1))
+    done
+    ;;
+*)
+    say "usage: $0 chart|manifests|topics|runtime-libs|shellcheck|all"
+    exit 2
+    ;;
+esac
+
+if [[ $failures -gt 0 ]]; then
+    say "$failures check(s) failed"
+    exit 1
+fi
