@@ -31,3 +31,15 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 
 ctest --test-dir "$build" --output-on-failure -j"$jobs" --timeout 900 "$@"
+
+# Bounded libFuzzer runs (clang + ASan + UBSan) of every harness, unless the
+# caller asked for a subset of the suite or turned fuzzing off. The corpus is
+# also replayed as regression tests in the build above (label "fuzz").
+if [ $# -eq 0 ] && [ "${D2EV_FUZZ:-1}" != 0 ]; then
+  fuzz_build=${D2EV_FUZZ_BUILD_DIR:-build-fuzz}
+  cmake -S . -B "$fuzz_build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+    -DD2EV_SANITIZE=ON -DD2EV_FUZZ=ON -DD2EV_BUILD_BENCH=OFF \
+    -DD2EV_FUZZ_SECONDS="${D2EV_FUZZ_SECONDS:-20}" >/dev/null
+  cmake --build "$fuzz_build" -j"$jobs" --target d2ev_fuzzers
+  ctest --test-dir "$fuzz_build" --output-on-failure -j"$jobs" -R '^fuzz\.run\.'
+fi
