@@ -90,6 +90,10 @@ const struct d2ev_cfg_entry oemsim_config_table[] = {
       "fault: share of commands accepted but not applied", 0, 1 },
     { "sim-action-fail-rate", D2EV_CFG_DOUBLE, F(action_fail_rate), "0",
       "fault: share of Enode actions that end FAILED", 0, 1 },
+    { "sim-ignore-share", D2EV_CFG_DOUBLE, F(ignore_share), "0",
+      "fault: share of vehicles (picked by the seed) that ignore every command", 0, 1 },
+    { "sim-unreachable-share", D2EV_CFG_DOUBLE, F(unreachable_share), "0",
+      "fault: share of vehicles (picked by the seed) that are unreachable", 0, 1 },
     D2EV_CFG_END,
 };
 #undef F
@@ -171,6 +175,14 @@ static void stats_init(struct sim_stats *st)
 
 /* ------------------------------------------------------------ life cycle */
 
+/* Flag a share of the fleet, picked by a hash of the seed (deterministic). */
+static void flag_share(struct oemsim *sim, double share, uint8_t flag, uint64_t salt)
+{
+    for (uint32_t i = 0; i < sim->fleet.n; i++)
+        if (sim_share_picks(sim->params.seed, i, salt, share))
+            sim->fleet.v[i].flags |= flag;
+}
+
 int oemsim_config_load(struct oemsim_config *cfg, struct d2ev_config **handle, int argc,
                        char **argv, struct d2ev_err *err)
 {
@@ -234,6 +246,8 @@ struct oemsim *oemsim_create(const struct oemsim_config *cfg, struct d2ev_err *e
         oemsim_destroy(sim);
         return NULL;
     }
+    flag_share(sim, cfg->ignore_share, SIM_F_IGNORE, 0x16e0);
+    flag_share(sim, cfg->unreachable_share, SIM_F_OFFLINE, 0x0ff1);
     return sim;
 }
 

@@ -62,6 +62,8 @@ struct oemsim_config {
     double rate_limit_app_burst;
     double ignore_rate;
     double action_fail_rate;
+    double ignore_share;      /* vehicles that ignore every command */
+    double unreachable_share; /* vehicles that are unreachable */
 };
 
 /* The configuration table (--help, docs/configuration.md). */

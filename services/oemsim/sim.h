@@ -180,7 +180,7 @@ enum sim_reason {
     SIM_WHY_SUPERSEDED,  /* a newer command replaced it before it applied */
 };
 
-#define SIM_CMDLOG_SIZE 32
+#define SIM_CMDLOG_SIZE 16
 
 struct sim_cmdlog_entry {
     int64_t at_ms;
@@ -243,6 +243,9 @@ void sim_uuid_format(const uint8_t b[16], char out[37]);
 
 /* Deterministic hash of the seed, a vehicle, and a salt (e.g. a day). */
 uint64_t sim_hash(uint64_t seed, uint64_t a, uint64_t b);
+
+/* Whether vehicle idx is in the share (0..1) picked by seed and salt. */
+bool sim_share_picks(uint64_t seed, uint32_t idx, uint64_t salt, double share);
 
 /* ------------------------------------------------------------ tokens */
 
@@ -544,6 +547,9 @@ void sim_token_endpoint(struct sim_req *r);
 /* Check the request's bearer token: an access token of this OEM (Enode: an
  * application token) that has not expired. Fills r->token. */
 bool sim_authenticate(struct sim_req *r, const char **why);
+/* The vehicle the request's access token was granted for, or -1 when the
+ * grant is gone (consent revoked). */
+int64_t sim_token_vehicle(struct sim_req *r);
 /* Mint an authorisation code for vehicle idx (stripe lock held) into
  * code[72]. Returns false when the grant table is full. */
 bool sim_authorize(struct oemsim *sim, uint32_t idx, const char *redirect_uri, int64_t now,

@@ -232,69 +232,139 @@ static void set_flag(struct sim_vehicle *v, uint8_t flag, bool on)
     v->flags = (uint8_t)(on ? (v->flags | flag) : (v->flags & ~flag));
 }
 
+/* A change of one vehicle's state (POST .../state, POST /_sim/fleet/state). */
+enum { P_PLUGGED, P_ASLEEP, P_IGNORE, P_REVOKED, P_REACHABLE, P_AUTO, P_PAUSED, P_NBOOL };
+
+struct patch {
+    bool b[P_NBOOL], has[P_NBOOL];
+    bool has_soc, has_limit;
+    double soc;
+    int64_t limit;
+};
+
+static int parse_patch(const json_t *o, struct patch *p, struct d2ev_err *err)
+{
+    static const char *const keys[] = { "plugged",         "asleep",    "ignore_commands",
+                                        "revoked",         "reachable", "auto_plug",
+                                        "charging_paused", "soc",       "limit" };
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(o))
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "state: want an object");
+    int rc = d2ev_json_only_keys(o, keys, sizeof(keys) / sizeof(keys[0]), err);
+    for (int i = 0; rc == D2EV_OK && i < P_NBOOL; i++)
+        rc = d2ev_json_opt_bool(o, keys[i], &p->b[i], &p->has[i], err);
+    if (rc == D2EV_OK)
+        rc = d2ev_json_opt_num(o, "soc", 0, 100, &p->soc, &p->has_soc, err);
+    if (rc == D2EV_OK)
+        rc = d2ev_json_opt_int(o, "limit", 50, 100, &p->limit, &p->has_limit, err);
+    return rc;
+}
+
+/* Apply p to vehicle idx at now (takes the vehicle's lock). */
+static void apply_patch(struct oemsim *sim, uint32_t idx, const struct patch *p, int64_t now)
+{
+    struct sim_vehicle *v = &sim->fleet.v[idx];
+    sim_lock(&sim->fleet, idx);
+    sim_vehicle_advance(v, &sim->params, idx, now);
+    if (p->has_soc)
+        v->soc = p->soc / 100.0;
+    if (p->has_limit)
+        v->limit = (uint8_t)p->limit;
+    if (p->has[P_AUTO])
+        set_flag(v, SIM_F_MANUAL, !p->b[P_AUTO]);
+    if (p->has[P_PLUGGED])
+        sim_vehicle_set_plugged(v, p->b[P_PLUGGED], now);
+    if (p->has[P_PAUSED])
+        set_flag(v, SIM_F_STOPPED, p->b[P_PAUSED]);
+    if (p->has[P_REACHABLE])
+        set_flag(v, SIM_F_OFFLINE, !p->b[P_REACHABLE]);
+    if (p->has[P_IGNORE])
+        set_flag(v, SIM_F_IGNORE, p->b[P_IGNORE]);
+    if (p->has[P_REVOKED]) {
+        if (p->b[P_REVOKED] && !(v->flags & SIM_F_REVOKED))
+            v->epoch++; /* every grant made before dies, even after re-consent */
+        set_flag(v, SIM_F_REVOKED, p->b[P_REVOKED]);
+    }
+    if (p->has[P_ASLEEP]) {
+        v->wake_at_ms = 0;
+        if (p->b[P_ASLEEP]) {
+            v->flags |= SIM_F_FORCED;
+            v->active_ms = now; /* asleep since now */
+        } else if (sim_vehicle_asleep(v, &sim->params, now)) {
+            v->flags = (uint8_t)(v->flags & ~SIM_F_FORCED);
+            v->active_ms = now; /* awake, and not a counted wake */
+        }
+    }
+    sim_unlock(&sim->fleet, idx);
+}
+
 static void set_state(struct ctl *c)
 {
-    static const char *const keys[] = { "plugged",         "soc",     "limit",     "asleep",
-                                        "ignore_commands", "revoked", "reachable", "auto_plug",
-                                        "charging_paused" };
-    enum { PLUGGED, ASLEEP, IGNORE, REVOKED, REACHABLE, AUTO, PAUSED, NBOOL };
-    struct oemsim *sim = c->sim;
     json_t *body = body_object(c);
     if (!body)
         return;
+    struct patch p;
     struct d2ev_err err = { 0 };
-    bool b[NBOOL] = { 0 }, has[NBOOL] = { 0 }, has_soc = false, has_limit = false;
-    double soc = 0;
-    int64_t limit = 0;
-    const char *bool_keys[NBOOL] = { "plugged",   "asleep",    "ignore_commands", "revoked",
-                                     "reachable", "auto_plug", "charging_paused" };
-    int rc = d2ev_json_only_keys(body, keys, sizeof(keys) / sizeof(keys[0]), &err);
-    for (int i = 0; rc == D2EV_OK && i < NBOOL; i++)
-        rc = d2ev_json_opt_bool(body, bool_keys[i], &b[i], &has[i], &err);
-    if (rc == D2EV_OK)
-        rc = d2ev_json_opt_num(body, "soc", 0, 100, &soc, &has_soc, &err);
-    if (rc == D2EV_OK)
-        rc = d2ev_json_opt_int(body, "limit", 50, 100, &limit, &has_limit, &err);
+    int rc = parse_patch(body, &p, &err);
     json_decref(body);
     if (rc != D2EV_OK) {
         d2ev_http_respond_error(c->resp, 400, "invalid_body", "%s", err.msg);
         return;
     }
-    uint32_t idx = (uint32_t)c->idx;
-    struct sim_vehicle *v = &sim->fleet.v[idx];
-    sim_lock(&sim->fleet, idx);
-    sim_vehicle_advance(v, &sim->params, idx, c->now);
-    if (has_soc)
-        v->soc = soc / 100.0;
-    if (has_limit)
-        v->limit = (uint8_t)limit;
-    if (has[AUTO])
-        set_flag(v, SIM_F_MANUAL, !b[AUTO]);
-    if (has[PLUGGED])
-        sim_vehicle_set_plugged(v, b[PLUGGED], c->now);
-    if (has[PAUSED])
-        set_flag(v, SIM_F_STOPPED, b[PAUSED]);
-    if (has[REACHABLE])
-        set_flag(v, SIM_F_OFFLINE, !b[REACHABLE]);
-    if (has[IGNORE])
-        set_flag(v, SIM_F_IGNORE, b[IGNORE]);
-    if (has[REVOKED]) {
-        if (b[REVOKED] && !(v->flags & SIM_F_REVOKED))
-            v->epoch++; /* every grant made before dies, even after re-consent */
-        set_flag(v, SIM_F_REVOKED, b[REVOKED]);
+    apply_patch(c->sim, (uint32_t)c->idx, &p, c->now);
+    get_vehicle(c);
+}
+
+/* POST /_sim/fleet/state {"share": 0.1, "oem": "tesla", "seed": 1, "state": {...}}:
+ * the same change to a share of the fleet, picked by a hash of the seed and
+ * the vehicle (the same request picks the same vehicles). */
+static void set_fleet_state(struct ctl *c)
+{
+    static const char *const keys[] = { "share", "oem", "seed", "state" };
+    json_t *body = body_object(c), *state = NULL;
+    if (!body)
+        return;
+    struct d2ev_err err = { 0 };
+    struct patch p;
+    double share = 0;
+    int64_t seed = 1;
+    char oem_s[16] = "";
+    bool has_oem = false;
+    int rc = d2ev_json_only_keys(body, keys, 4, &err);
+    if (rc == D2EV_OK)
+        rc = d2ev_json_req_num(body, "share", 0, 1, &share, &err);
+    if (rc == D2EV_OK)
+        rc = d2ev_json_opt_int(body, "seed", 0, INT64_MAX, &seed, NULL, &err);
+    if (rc == D2EV_OK)
+        rc =
+            d2ev_json_opt_str(body, "oem", oem_s, sizeof(oem_s) - 1, D2EV_CS_LOWER, &has_oem, &err);
+    int oem = has_oem ? sim_oem_parse(oem_s) : -1;
+    if (rc == D2EV_OK && has_oem && oem < 0)
+        rc = d2ev_err_set(&err, D2EV_ERR_INVALID, "oem: want smartcar, tesla or enode");
+    if (rc == D2EV_OK)
+        rc = d2ev_json_req_object(body, "state", &state, &err);
+    if (rc == D2EV_OK && parse_patch(state, &p, &err) != D2EV_OK)
+        rc = d2ev_err_prefix(&err, "state");
+    json_decref(body);
+    if (rc != D2EV_OK) {
+        d2ev_http_respond_error(c->resp, 400, "invalid_body", "%s", err.msg);
+        return;
     }
-    if (has[ASLEEP]) {
-        v->wake_at_ms = 0;
-        if (b[ASLEEP]) {
-            v->flags |= SIM_F_FORCED;
-            v->active_ms = c->now; /* asleep since now */
-        } else if (sim_vehicle_asleep(v, &sim->params, c->now)) {
-            v->flags = (uint8_t)(v->flags & ~SIM_F_FORCED);
-            v->active_ms = c->now; /* awake, and not a counted wake */
+    struct sim_fleet *f = &c->sim->fleet;
+    json_t *ids = json_array();
+    size_t changed = 0;
+    for (uint32_t i = 0; i < f->n; i++) {
+        if ((oem >= 0 && f->v[i].oem != oem) || !sim_share_picks((uint64_t)seed, i, 0xf1ee7, share))
+            continue;
+        apply_patch(c->sim, i, &p, c->now);
+        if (changed++ < 1000) {
+            char id[40];
+            sim_vehicle_id_text(&f->v[i], id);
+            json_array_append_new(ids, json_string(id));
         }
     }
-    sim_unlock(&sim->fleet, idx);
-    get_vehicle(c);
+    d2ev_http_respond_json(c->resp, 200,
+                           json_pack("{s:I, s:o}", "changed", (json_int_t)changed, "ids", ids));
 }
 
 /* ------------------------------------------------------------ faults */
@@ -465,6 +535,7 @@ static const struct {
     { "GET", "/_sim/vehicles/{id}/commands", true, get_commands },
     { "POST", "/_sim/vehicles/{id}/authorize", true, authorize },
     { "POST", "/_sim/vehicles/{id}/state", true, set_state },
+    { "POST", "/_sim/fleet/state", false, set_fleet_state },
     { "GET", "/_sim/faults", false, get_faults },
     { "POST", "/_sim/faults", false, post_faults },
     { "GET", "/_sim/stats", false, get_stats },

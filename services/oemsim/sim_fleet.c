@@ -35,6 +35,15 @@ uint64_t sim_hash(uint64_t seed, uint64_t a, uint64_t b)
     return h ^ d2ev_rand_next(&s);
 }
 
+bool sim_share_picks(uint64_t seed, uint32_t idx, uint64_t salt, double share)
+{
+    if (share <= 0)
+        return false;
+    if (share >= 1)
+        return true;
+    return (double)(sim_hash(seed, idx, salt) >> 11) < share * 9007199254740992.0;
+}
+
 /* ------------------------------------------------------------ models */
 
 struct model {

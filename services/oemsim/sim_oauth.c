@@ -117,6 +117,19 @@ bool sim_authorize(struct oemsim *sim, uint32_t idx, const char *redirect_uri, i
     return true;
 }
 
+int64_t sim_token_vehicle(struct sim_req *r)
+{
+    struct sim_grant *g = sim_grant_get(&r->sim->tokens, r->token.slot);
+    if (!g || g->vehicle >= r->sim->fleet.n)
+        return -1;
+    uint32_t idx = g->vehicle;
+    struct sim_vehicle *v = &r->sim->fleet.v[idx];
+    sim_lock(&r->sim->fleet, idx);
+    bool ok = g->state == SIM_GRANT_ACTIVE && g->epoch == v->epoch && !(v->flags & SIM_F_REVOKED);
+    sim_unlock(&r->sim->fleet, idx);
+    return ok ? (int64_t)idx : -1;
+}
+
 /* Parse a code or refresh token and find its grant. */
 static struct sim_grant *grant_of(struct sim_req *r, const char *text, enum sim_tok_kind kind,
                                   struct sim_tok *t)

@@ -246,11 +246,11 @@ static void sc_command(struct sim_req *r)
 /* GET /v2.0/vehicles: the vehicles this token may access (its one grant). */
 static void sc_vehicles(struct sim_req *r)
 {
-    struct sim_grant *g = sim_grant_get(&r->sim->tokens, r->token.slot);
+    int64_t idx = sim_token_vehicle(r);
     json_t *ids = json_array();
-    if (g && g->state == SIM_GRANT_ACTIVE && g->vehicle < r->sim->fleet.n) {
+    if (idx >= 0) {
         char id[40];
-        sim_vehicle_id_text(&r->sim->fleet.v[g->vehicle], id);
+        sim_vehicle_id_text(&r->sim->fleet.v[idx], id);
         json_array_append_new(ids, json_string(id));
     }
     json_int_t count = (json_int_t)json_array_size(ids);

@@ -185,11 +185,9 @@ static void tesla_charge_stop(struct sim_req *r)
 /* GET /api/1/vehicles: the vehicles of this token (its one grant). */
 static void tesla_vehicles(struct sim_req *r)
 {
-    struct sim_grant *g = sim_grant_get(&r->sim->tokens, r->token.slot);
     json_t *list = json_array();
-    if (g && g->state == SIM_GRANT_ACTIVE && g->vehicle < r->sim->fleet.n) {
+    if ((r->idx = sim_token_vehicle(r)) >= 0) {
         struct sim_snapshot s;
-        r->idx = g->vehicle;
         sim_read(r, &s);
         json_array_append_new(list, tesla_vehicle_json(r, &s));
     }

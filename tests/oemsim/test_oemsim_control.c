@@ -150,6 +150,68 @@ static void test_state_changes(void **state)
     json_decref(c);
 }
 
+static void test_fleet_state(void **state)
+{
+    struct simtest *t = *state;
+    json_t *all = simtest_get(t, "/_sim/vehicles?oem=tesla", 200);
+    long long teslas = json_integer_value(json_object_get(all, "total"));
+    json_decref(all);
+    const char *half = "{\"share\": 0.5, \"oem\": \"tesla\", \"seed\": 3, "
+                       "\"state\": {\"asleep\": true, \"ignore_commands\": true}}";
+    json_t *a = simtest_post(t, "/_sim/fleet/state", half, 200);
+    json_t *b = simtest_post(t, "/_sim/fleet/state", half, 200);
+    simtest_assert_keys(a, "changed,ids");
+    long long n = json_integer_value(json_object_get(a, "changed"));
+    assert_true(n > 0 && n < teslas);
+    assert_true(json_equal(a, b)); /* the same request picks the same cars */
+    json_t *id;
+    size_t i;
+    json_array_foreach(json_object_get(a, "ids"), i, id)
+    {
+        json_t *v = simtest_truth(t, json_string_value(id));
+        assert_string_equal(json_string_value(json_object_get(v, "oem")), "tesla");
+        assert_true(json_is_true(json_object_get(v, "asleep")));
+        assert_true(json_is_true(json_object_get(v, "ignore_commands")));
+        json_decref(v);
+    }
+    json_decref(a);
+    json_decref(b);
+    a = simtest_post(t, "/_sim/fleet/state", "{\"share\": 1, \"state\": {\"revoked\": true}}", 200);
+    assert_int_equal(json_integer_value(json_object_get(a, "changed")), 60);
+    json_decref(a);
+    a = simtest_post(t, "/_sim/fleet/state", "{\"share\": 0, \"state\": {}}", 200);
+    assert_int_equal(json_integer_value(json_object_get(a, "changed")), 0);
+    json_decref(a);
+    expect_status(t, "POST", "/_sim/fleet/state", "{\"share\": 2, \"state\": {}}", 400);
+    expect_status(t, "POST", "/_sim/fleet/state", "{\"share\": 1}", 400);
+    expect_status(t, "POST", "/_sim/fleet/state", "{\"share\": 1, \"state\": {\"soc\": 101}}", 400);
+    expect_status(t, "POST", "/_sim/fleet/state", "{\"share\": 1, \"oem\": \"x\", \"state\": {}}",
+                  400);
+}
+
+static int setup_faulty_fleet(void **state)
+{
+    struct simtest *t = calloc(1, sizeof(*t));
+    const char *flags[] = { "--sim-unreachable-share=1", "--sim-ignore-share=0.5", NULL };
+    simtest_start(t, flags);
+    *state = t;
+    return 0;
+}
+
+static void test_fault_shares_at_start(void **state)
+{
+    struct simtest *t = *state;
+    json_t *all = simtest_get(t, "/_sim/vehicles", 200), *v;
+    size_t i, ignoring = 0;
+    json_array_foreach(json_object_get(all, "vehicles"), i, v)
+    {
+        assert_false(json_is_true(json_object_get(v, "reachable")));
+        ignoring += json_is_true(json_object_get(v, "ignore_commands"));
+    }
+    assert_in_range(ignoring, 10, 50);
+    json_decref(all);
+}
+
 static void test_faults_api(void **state)
 {
     struct simtest *t = *state;
@@ -339,6 +401,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_list_and_true_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_shares_at_start, setup_faulty_fleet, teardown),
         cmocka_unit_test_setup_teardown(test_faults_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_never_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_input, setup, teardown),
