@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,21 +48,28 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A free TCP port on 127.0.0.1 (bind to 0 and release). */
 static int free_port(void)
 {
-    static int next = 0;
-    if (!next)
-        next = 20000 + (int)(getpid() % 20000);
-    return next++;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
+        perror("free port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 /* ------------------------------------------------------------ HTTP, many at once */
 
 struct call {
     char url[256];
-    char *body;   /* request body (owned) or NULL */
-    char *auth;   /* Authorization header line (owned) or NULL */
-    char *resp;   /* response body (owned) */
+    char *body; /* request body (owned) or NULL */
+    char *auth; /* Authorization header line (owned) or NULL */
+    char *resp; /* response body (owned) */
     size_t resp_len;
     long status;
 };
@@ -90,6 +100,8 @@ static CURL *make_easy(struct call *c, struct curl_slist **hl)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
     if (c->body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
@@ -186,11 +198,13 @@ static long rss_kib(pid_t pid)
     return kib;
 }
 
-static bool wait_ready(int admin)
+static bool wait_ready(pid_t pid, int admin)
 {
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", admin);
     for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return false; /* it exited */
         struct call c = { 0 };
         snprintf(c.url, sizeof(c.url), "%s", url);
         run_calls(&c, 1, 1);
@@ -273,8 +287,8 @@ static double link_fleet(const char *base, struct car *cars, size_t n, int paral
                      "grant_type=authorization_code&code=%s&redirect_uri=http://127.0.0.1:8080/"
                      "oauth/callback",
                      codes[i]);
-            calls[i].auth = strdup(
-                "Authorization: Basic c2ltLXNtYXJ0Y2FyLWNsaWVudDpzaW0tc21hcnRjYXItc2VjcmV0");
+            calls[i].auth =
+                strdup("Authorization: Basic c2ltLXNtYXJ0Y2FyLWNsaWVudDpzaW0tc21hcnRjYXItc2VjcmV0");
         } else if (cars[i].oem == 1) {
             snprintf(calls[i].url, sizeof(calls[i].url), "%s/tesla/oauth2/v3/token", base);
             snprintf(body, sizeof(body),
@@ -368,8 +382,8 @@ struct wrk_result {
 static bool run_wrk(const struct opts *o, const char *base, const char *lua, struct wrk_result *r)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "wrk -t%d -c%d -d%ds -s %s %s 2>&1", o->wrk_threads,
-             o->connections, o->seconds, lua, base);
+    snprintf(cmd, sizeof(cmd), "wrk -t%d -c%d -d%ds -s %s %s 2>&1", o->wrk_threads, o->connections,
+             o->seconds, lua, base);
     FILE *p = popen(cmd, "r");
     if (!p)
         return false;
@@ -387,8 +401,12 @@ static bool run_wrk(const struct opts *o, const char *base, const char *lua, str
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){ .sizes = { 10000, 100000 }, .nsizes = 2, .seconds = 10,
-                        .connections = 64, .threads = 8, .wrk_threads = 2 };
+    *o = (struct opts){ .sizes = { 10000, 100000 },
+                        .nsizes = 2,
+                        .seconds = 10,
+                        .connections = 64,
+                        .threads = 8,
+                        .wrk_threads = 2 };
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--sizes")) {
             o->nsizes = 0;
@@ -428,7 +446,7 @@ int main(int argc, char **argv)
         snprintf(log, sizeof(log), "/tmp/oemsim-bench-%ld.log", n);
         snprintf(lua, sizeof(lua), "/tmp/oemsim-bench-%ld.lua", n);
         pid_t pid = spawn_sim(n, port, admin, o.threads, log);
-        if (!wait_ready(admin)) {
+        if (!wait_ready(pid, admin)) {
             fprintf(stderr, "d2ev-oemsim did not start (see %s)\n", log);
             kill(pid, SIGTERM);
             return 1;
@@ -465,7 +483,8 @@ int main(int argc, char **argv)
         if (o.sizes[s] != o.sizes[0])
             printf("\nresident memory per vehicle at start-up (%ld -> %ld vehicles): %.0f bytes\n",
                    o.sizes[0], o.sizes[s],
-                   (double)(rss_start[s] - rss_start[0]) * 1024 / (double)(o.sizes[s] - o.sizes[0]));
+                   (double)(rss_start[s] - rss_start[0]) * 1024 /
+                       (double)(o.sizes[s] - o.sizes[0]));
     curl_global_cleanup();
     return 0;
 }
