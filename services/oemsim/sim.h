@@ -4,6 +4,8 @@
  *   sim_fleet.c    the fleet: generation from a seed, ids, lookup, locks
  *   sim_physics.c  battery, plug pattern, sleep and commands of one vehicle
  *   sim_tokens.c   OAuth grants, authorisation codes and self-checking tokens
+ *   sim_oauth.c    the token endpoints and bearer-token checks
+ *   sim_commands.c commands reaching a car, the ignore faults, the command log
  *   sim_faults.c   latency, 5xx, rate limits (token buckets), ignored commands
  *   sim_actions.c  Enode's asynchronous actions
  *   sim_http.c     the request pipeline shared by the three OEM dialects
@@ -262,7 +264,7 @@ struct sim_tok {
 
 #define SIM_TOKEN_LEN 68 /* hex characters */
 
-enum sim_grant_state { SIM_GRANT_FREE = 0, SIM_GRANT_CODE, SIM_GRANT_ACTIVE, SIM_GRANT_SPENT };
+enum sim_grant_state { SIM_GRANT_FREE = 0, SIM_GRANT_CODE, SIM_GRANT_ACTIVE };
 
 /* A link between the app and one vehicle: made by an authorisation code,
  * activated by exchanging it. Guarded by the vehicle's stripe lock. */
@@ -564,8 +566,6 @@ enum sim_cmd sim_parse_action(const struct sim_req *r, char *why, size_t why_siz
 /* Command helpers: log a command on vehicle idx (stripe lock held). */
 void sim_log_command(struct oemsim *sim, uint32_t idx, enum sim_oem oem, enum sim_cmd cmd,
                      enum sim_result res, enum sim_reason why, int64_t now);
-/* Decide whether a command that reached the car is ignored (flag or rate). */
-enum sim_reason sim_ignore_reason(struct sim_req *r, const struct sim_vehicle *v);
 /* Deliver START/STOP to an awake car: applies it now or after delay_ms, or
  * ignores it; logs. Stripe lock held. */
 enum sim_result sim_deliver(struct sim_req *r, struct sim_vehicle *v, enum sim_cmd cmd,

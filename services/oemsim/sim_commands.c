@@ -25,7 +25,8 @@ void sim_log_command(struct oemsim *sim, uint32_t idx, enum sim_oem oem, enum si
     v->log->total++;
 }
 
-enum sim_reason sim_ignore_reason(struct sim_req *r, const struct sim_vehicle *v)
+/* Is a command that reached the car ignored (its flag, or the rate fault)? */
+static enum sim_reason ignore_reason(struct sim_req *r, const struct sim_vehicle *v)
 {
     if (v->flags & SIM_F_IGNORE)
         return SIM_WHY_IGNORE_FLAG;
@@ -38,7 +39,7 @@ enum sim_result sim_deliver(struct sim_req *r, struct sim_vehicle *v, enum sim_c
                             int64_t delay_ms)
 {
     uint32_t idx = (uint32_t)r->idx;
-    enum sim_reason why = sim_ignore_reason(r, v);
+    enum sim_reason why = ignore_reason(r, v);
     if (why != SIM_WHY_NONE) {
         sim_log_command(r->sim, idx, r->oem, cmd, SIM_RES_IGNORED, why, r->now);
         return SIM_RES_IGNORED;
