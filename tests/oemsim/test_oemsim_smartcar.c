@@ -227,6 +227,22 @@ static void test_reads_match_the_docs(void **state)
     simtest_assert_keys(json_object_get(missing, "body"), ERROR_KEYS);
     simresp_free(&r);
 
+    /* the token's vehicle list */
+    const char *h[] = { f->auth, NULL };
+    simtest_http(&f->t, &r, "GET", "/smartcar/v2.0/vehicles", h, NULL);
+    assert_string_equal(r.body, simtest_fmt("{\"vehicles\":[\"%s\"],\"paging\":{\"count\":1,"
+                                            "\"offset\":0}}",
+                                            f->id));
+    simresp_free(&r);
+    simtest_set(&f->t, f->id, "{\"revoked\": true}");
+    simtest_http(&f->t, &r, "GET", "/smartcar/v2.0/vehicles", h, NULL);
+    assert_string_equal(r.body, "{\"vehicles\":[],\"paging\":{\"count\":0,\"offset\":0}}");
+    simresp_free(&r);
+    simtest_set(&f->t, f->id, "{\"revoked\": false}");
+    char access[72], refresh[72];
+    simtest_link(&f->t, "smartcar", f->id, access, refresh);
+    simtest_bearer(access, f->auth);
+
     /* the other charge states */
     simtest_set(&f->t, f->id, "{\"charging_paused\": true}");
     api(f, &r, "GET", "/charge", NULL);

@@ -121,6 +121,13 @@ static void test_vehicle_data_matches_the_docs(void **state)
     assert_string_equal(json_string_value(json_object_get(cs, "charging_state")), "Disconnected");
     assert_true(json_is_null(json_object_get(cs, "charger_power")));
     simresp_free(&r);
+    /* the token's vehicle list */
+    const char *h[] = { f->auth, NULL };
+    simtest_http(&f->t, &r, "GET", "/tesla/api/1/vehicles", h, NULL);
+    assert_string_equal(r.body, simtest_fmt("{\"response\":[{\"id\":%s,\"vin\":\"%s\",\"state\":"
+                                            "\"online\"}],\"count\":1}",
+                                            f->id, f->vin));
+    simresp_free(&r);
     /* other endpoints than charge_state are not simulated */
     api(f, &r, "GET", "/vehicle_data?endpoints=drive_state");
     assert_string_equal(r.body,
