@@ -244,11 +244,18 @@ int d2ev_service_main(const struct d2ev_service_def *def, int argc, char **argv)
         if (!strcmp(common[i].name, "kafka-brokers") && def->needs_kafka)
             common[i].required = true;
     }
-    struct d2ev_cfg_section sections[2] = {
+    struct d2ev_cfg_section sections[8] = {
         { "Common", common, &svc->common },
-        { def->config_title ? def->config_title : def->name, def->config, own },
     };
-    size_t nsections = def->config ? 2 : 1;
+    size_t nsections = 1;
+    if (def->config)
+        sections[nsections++] = (struct d2ev_cfg_section){
+            def->config_title ? def->config_title : def->name, def->config, own
+        };
+    for (const struct d2ev_service_section *x = def->sections; x && x->title && nsections < 8;
+         x++)
+        sections[nsections++] =
+            (struct d2ev_cfg_section){ x->title, x->entries, (char *)own + x->offset };
     struct d2ev_cfg_program prog = { program, summary };
     bool exit_now = false;
     struct d2ev_err err = { 0 };

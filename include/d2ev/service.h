@@ -32,6 +32,14 @@
 
 struct d2ev_service;
 
+/* A further settings table of a service, filling a struct embedded in the
+ * service's config struct at `offset` (e.g. struct d2ev_oem_paths). */
+struct d2ev_service_section {
+    const char *title;                   /* NULL ends a list */
+    const struct d2ev_cfg_entry *entries;
+    size_t offset;                       /* offsetof() the embedded struct */
+};
+
 struct d2ev_service_def {
     const char *name;    /* "scheduler": binary d2ev-scheduler, group d2ev-scheduler */
     const char *summary; /* for --help */
