@@ -48,6 +48,7 @@ struct d2ev_service_def {
     const char *config_title;            /* e.g. "Scheduler" */
     const struct d2ev_cfg_entry *config; /* own settings (ends with D2EV_CFG_END); may be NULL */
     size_t config_size;                  /* sizeof the struct the table fills */
+    const struct d2ev_service_section *sections; /* more tables; NULL or title-NULL ended */
     int (*run)(struct d2ev_service *svc, void *config); /* returns an exit status */
 };
 
