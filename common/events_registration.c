@@ -7,7 +7,8 @@
 #define REQUEST_ID_MAX 64
 #define SOURCE_MAX     16
 
-static const char *const action_names[] = { "register", "update_preferences", "deregister" };
+static const char *const action_names[] = { "register", "update_preferences", "deregister",
+                                             "refresh_credentials" };
 
 /* ------------------------------------------------------------ request */
 

@@ -171,13 +171,16 @@ enum d2ev_reg_action {
     D2EV_REG_REGISTER = 0,
     D2EV_REG_UPDATE_PREFERENCES,
     D2EV_REG_DEREGISTER,
+    D2EV_REG_REFRESH_CREDENTIALS, /* a reader of credentials got 401: refresh now */
 };
 
 /* type "registration.request" on d2ev.registration.requests (key vehicle_id).
  * register: user_id, oem, oem_vehicle_id, timezone, region and sealed_auth are
  *   required; prefs_patch optional (applied over the defaults).
  * update_preferences: prefs_patch required (a partial preferences object).
- * deregister: only vehicle_id. */
+ * deregister: only vehicle_id.
+ * refresh_credentials: only vehicle_id (telemetry and dispatch ask the single
+ *   writer of credentials for a refresh after an OEM answered 401). */
 struct d2ev_reg_request {
     struct d2ev_envelope env;
     char request_id[65];
