@@ -1,0 +1,118 @@
+/* plan_greedy.c: the exact LP solve without window limits, and the model checker. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "d2ev/clock.h"
+#include "plan.h"
+
+#define STACK_SLOTS 512
+
+static double tolerance(const struct plan_problem *p)
+{
+    return 1e-9 * (p->energy > 1 ? p->energy : 1);
+}
+
+static int by_obj(const void *a, const void *b, void *arg)
+{
+    const struct plan_slot *s = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (s[i].obj < s[j].obj)
+        return -1;
+    if (s[i].obj > s[j].obj)
+        return 1;
+    return i < j ? -1 : i > j; /* ties: charge earlier */
+}
+
+void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol *sol)
+{
+    int64_t t0 = d2ev_clock_mono_ms();
+    size_t stack[STACK_SLOTS];
+    size_t *idx = p->n <= STACK_SLOTS ? stack : malloc(p->n * sizeof(size_t));
+    double rem = p->energy;
+    size_t m = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        e[i] = 0;
+        if (p->slots[i].forced) {
+            e[i] = p->slots[i].ub;
+            rem -= e[i];
+        } else if (p->slots[i].ub > 0 && idx) {
+            idx[m++] = i;
+        }
+    }
+    if (idx) {
+        qsort_r(idx, m, sizeof(size_t), by_obj, p->slots);
+        for (size_t k = 0; k < m && rem > 0; k++) {
+            double take = p->slots[idx[k]].ub < rem ? p->slots[idx[k]].ub : rem;
+            e[idx[k]] = take;
+            rem -= take;
+        }
+    }
+    if (idx != stack)
+        free(idx);
+    sol->objective = 0;
+    for (size_t i = 0; i < p->n; i++)
+        sol->objective += p->slots[i].obj * e[i];
+    sol->outcome = fabs(rem) <= tolerance(p) ? PLAN_OPTIMAL : PLAN_INFEASIBLE;
+    snprintf(sol->method, sizeof(sol->method), "greedy");
+    sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+}
+
+int plan_count_windows(const struct plan_problem *p, const double *e)
+{
+    double tol = tolerance(p);
+    int runs = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (e[i] > tol && (i == 0 || e[i - 1] <= tol))
+            runs++;
+    }
+    return runs;
+}
+
+int plan_check(const struct plan_problem *p, const double *e, bool windows, struct d2ev_err *err)
+{
+    double tol = tolerance(p) * 10;
+    double sum = 0;
+    int partials = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct plan_slot *s = &p->slots[i];
+        if (!(e[i] >= -tol && e[i] <= s->ub + tol))
+            return d2ev_err_set(err, D2EV_ERR_INVALID, "slot %zu: energy %g outside [0, %g]", i,
+                                e[i], s->ub);
+        if (s->forced && fabs(e[i] - s->ub) > tol)
+            return d2ev_err_set(err, D2EV_ERR_INVALID, "slot %zu: forced slot not full", i);
+        sum += e[i];
+        if (e[i] > tol && e[i] < s->ub - tol) {
+            partials++;
+            bool prev = i > 0 && e[i - 1] > tol, next = i + 1 < p->n && e[i + 1] > tol;
+            if (windows && prev && next)
+                return d2ev_err_set(err, D2EV_ERR_INVALID, "slot %zu: partial slot inside a window",
+                                    i);
+        }
+    }
+    if (fabs(sum - p->energy) > tol)
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "energy %g, want %g", sum, p->energy);
+    if (!windows)
+        return D2EV_OK;
+    if (partials > 1)
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "%d partial slots", partials);
+    int runs = plan_count_windows(p, e);
+    if (p->max_windows > 0 && runs > p->max_windows)
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "%d windows, limit %d", runs, p->max_windows);
+    double min_h = (double)p->min_window_ms / 3600000.0;
+    for (size_t i = 0; i < p->n;) {
+        if (e[i] <= tol) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        double kwh = 0;
+        while (j < p->n && e[j] > tol)
+            kwh += e[j++];
+        if (kwh / p->power_kw < min_h - 1e-9)
+            return d2ev_err_set(err, D2EV_ERR_INVALID,
+                                "window at slot %zu lasts %.1f min, minimum %.1f", i,
+                                kwh / p->power_kw * 60, min_h * 60);
+        i = j;
+    }
+    return D2EV_OK;
+}
