@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "d2ev/clock.h"
 
 void fleet_options_default(struct fleet_options *o)
 {
@@ -278,7 +277,7 @@ int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capac
                 const struct plan_options *popt, const struct fleet_options *fopt, double **e,
                 bool *short_of, struct fleet_report *rep)
 {
-    int64_t t0 = d2ev_clock_mono_ms();
+    double t0 = plan_elapsed_ms(0);
     memset(rep, 0, sizeof(*rep));
     struct fleet f;
     double **best = NULL;
@@ -315,7 +314,7 @@ int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capac
             theta /= 2;
             since_improve = 0;
         }
-        bool last = it == fopt->max_iterations || d2ev_clock_mono_ms() - t0 >= fopt->time_limit_ms;
+        bool last = it == fopt->max_iterations || plan_elapsed_ms(t0) >= (double)fopt->time_limit_ms;
         if (it % (fopt->repair_every > 0 ? fopt->repair_every : 10) == 0 || last) {
             /* a few rounds: vehicles left short go first in the next round */
             for (int round = 0; round < 4; round++) {
@@ -375,7 +374,7 @@ out:
     free(order);
     free(scratch_order);
     fleet_free(&f);
-    rep->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+    rep->solve_ms = plan_elapsed_ms(t0);
     return rc;
 }
 

@@ -90,6 +90,11 @@ int plan_check(const struct plan_problem *p, const double *e, bool windows, stru
 /* Number of windows (maximal runs of charging slots) in e. */
 int plan_count_windows(const struct plan_problem *p, const double *e);
 
+/* Milliseconds on the monotonic clock since `since` (pass 0 to get a start
+ * value): sub-millisecond solve times for schedules and metrics. Latency
+ * only, never time of day (that is d2ev_clock_now_ms). */
+double plan_elapsed_ms(double since);
+
 /* ------------------------------------------------------------ building */
 
 enum plan_solver_choice {

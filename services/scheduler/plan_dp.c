@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "d2ev/clock.h"
 #include "plan.h"
 
 enum edge { E_OFF = 0, E_FULL, E_PART, E_NONE };
@@ -257,7 +256,7 @@ static int run(struct dp *d, enum edge sA, double xA, enum edge sB, double xB, d
 int plan_solve_dp(const struct plan_problem *p, size_t max_cells, double *e, struct plan_sol *sol,
                   struct d2ev_err *err)
 {
-    int64_t t0 = d2ev_clock_mono_ms();
+    double t0 = plan_elapsed_ms(0);
     struct dp d = { .p = p, .max_cells = max_cells };
     d.P = p->power_kw;
     d.L = (double)p->min_window_ms / 3600000.0;
@@ -289,7 +288,7 @@ int plan_solve_dp(const struct plan_problem *p, size_t max_cells, double *e, str
             for (size_t i = 0; i < d.F; i++)
                 sol->objective += p->slots[i].obj * e[i];
         }
-        sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+        sol->solve_ms = plan_elapsed_ms(t0);
         return D2EV_OK;
     }
     d.A = d.F;
@@ -367,6 +366,6 @@ int plan_solve_dp(const struct plan_problem *p, size_t max_cells, double *e, str
         for (size_t i = 0; i < p->n; i++)
             e[i] = i < d.F ? p->slots[i].ub : 0;
     }
-    sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+    sol->solve_ms = plan_elapsed_ms(t0);
     return D2EV_OK;
 }

@@ -17,7 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "d2ev/clock.h"
 #include "plan.h"
 
 static void quiet(void)
@@ -53,7 +52,7 @@ static void read_solution(glp_prob *lp, const struct plan_problem *p, bool mip, 
 int plan_solve_glpk_lp(const struct plan_problem *p, double *e, struct plan_sol *sol,
                        struct d2ev_err *err)
 {
-    int64_t t0 = d2ev_clock_mono_ms();
+    double t0 = plan_elapsed_ms(0);
     quiet();
     snprintf(sol->method, sizeof(sol->method), "lp");
     int n = (int)p->n;
@@ -94,7 +93,7 @@ int plan_solve_glpk_lp(const struct plan_problem *p, double *e, struct plan_sol 
         return d2ev_err_set(err, D2EV_ERR_STATE, "glpk simplex failed (code %d)", rc);
     }
     glp_delete_prob(lp);
-    sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+    sol->solve_ms = plan_elapsed_ms(t0);
     return D2EV_OK;
 }
 
@@ -150,7 +149,7 @@ static int sum_row(glp_prob *lp, int first_col, int count, int type, double lb, 
 int plan_solve_glpk_milp(const struct plan_problem *p, int time_limit_ms, double *e,
                          struct plan_sol *sol, struct d2ev_err *err)
 {
-    int64_t t0 = d2ev_clock_mono_ms();
+    double t0 = plan_elapsed_ms(0);
     quiet();
     snprintf(sol->method, sizeof(sol->method), "milp");
     int n = (int)p->n;
@@ -265,7 +264,7 @@ int plan_solve_glpk_milp(const struct plan_problem *p, int time_limit_ms, double
         return d2ev_err_set(err, D2EV_ERR_STATE, "glpk intopt failed (code %d)", grc);
     }
     glp_delete_prob(lp);
-    sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+    sol->solve_ms = plan_elapsed_ms(t0);
     return D2EV_OK;
 #undef CE
 #undef CZ

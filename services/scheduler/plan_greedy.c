@@ -1,11 +1,18 @@
 /* plan_greedy.c: the exact LP solve without window limits, and the model checker. */
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
-#include "d2ev/clock.h"
 #include "plan.h"
 
 #define STACK_SLOTS 512
+
+double plan_elapsed_ms(double since)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6 - since;
+}
 
 static double tolerance(const struct plan_problem *p)
 {
@@ -25,7 +32,7 @@ static int by_obj(const void *a, const void *b, void *arg)
 
 void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol *sol)
 {
-    int64_t t0 = d2ev_clock_mono_ms();
+    double t0 = plan_elapsed_ms(0);
     size_t stack[STACK_SLOTS];
     size_t *idx = p->n <= STACK_SLOTS ? stack : malloc(p->n * sizeof(size_t));
     double rem = p->energy;
@@ -54,7 +61,7 @@ void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol 
         sol->objective += p->slots[i].obj * e[i];
     sol->outcome = fabs(rem) <= tolerance(p) ? PLAN_OPTIMAL : PLAN_INFEASIBLE;
     snprintf(sol->method, sizeof(sol->method), "greedy");
-    sol->solve_ms = (double)(d2ev_clock_mono_ms() - t0);
+    sol->solve_ms = plan_elapsed_ms(t0);
 }
 
 int plan_count_windows(const struct plan_problem *p, const double *e)

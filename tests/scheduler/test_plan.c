@@ -301,6 +301,7 @@ static void fixture_init(struct fixture *f, const double *hourly, size_t nh)
 {
     prefs_init(&f->p);
     plan_options_default(&f->opt);
+    f->opt.milp_time_limit_ms = 120000; /* correctness, not speed: never hit the limit */
     f->now = T("2024-01-10T18:00:00Z");
     for (size_t i = 0; i < 96; i++) {
         f->pv[i] = hourly[(i / 2) % nh];
