@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 void fleet_options_default(struct fleet_options *o)
 {
     o->max_iterations = 60;
@@ -24,6 +23,8 @@ struct fv {
     double energy; /* target energy, capped at what the car can take */
     double slack;  /* available / needed */
     int32_t *tau;  /* capacity slot of each slot, -1 when unlimited */
+    double *base;  /* scale * obj per slot */
+    double *pobj;  /* priced objective per slot */
     struct plan_slot *work;
     double *tmp;
 };
@@ -76,6 +77,8 @@ static void fleet_free(struct fleet *f)
         free(f->v[i].tau);
         free(f->v[i].work);
         free(f->v[i].tmp);
+        free(f->v[i].base);
+        free(f->v[i].pobj);
     }
     free(f->v);
     free(f->lambda);
@@ -109,8 +112,12 @@ static int fleet_init(struct fleet *f, struct plan_ctx *const *ctx, size_t nv,
         v->tau = malloc((v->n ? v->n : 1) * sizeof(int32_t));
         v->work = malloc((v->n ? v->n : 1) * sizeof(struct plan_slot));
         v->tmp = malloc((v->n ? v->n : 1) * sizeof(double));
-        if (!v->tau || !v->work || !v->tmp)
+        v->base = malloc((v->n ? v->n : 1) * sizeof(double));
+        v->pobj = malloc((v->n ? v->n : 1) * sizeof(double));
+        if (!v->tau || !v->work || !v->tmp || !v->base || !v->pobj)
             return D2EV_ERR_NOMEM;
+        for (size_t s = 0; s < v->n; s++)
+            v->base[s] = v->scale * ctx[i]->slots[s].obj;
         double avail = 0;
         for (size_t s = 0; s < v->n; s++) {
             v->tau[s] = tau_of(cap, ctx[i]->slots[s].start);
@@ -148,12 +155,12 @@ static double dual(struct fleet *f)
     double L = 0;
     for (size_t i = 0; i < f->nv; i++) {
         struct fv *v = &f->v[i];
-        priced(f, v);
+        for (size_t s = 0; s < v->n; s++)
+            v->pobj[s] = v->base[s] + (v->tau[s] >= 0 ? f->lambda[v->tau[s]] / v->eta : 0);
         struct plan_problem p = v->ctx->prob;
-        p.slots = v->work;
         p.energy = v->energy;
         struct plan_sol sol;
-        plan_solve_greedy(&p, v->tmp, &sol);
+        plan_solve_greedy_with(&p, v->pobj, v->tmp, &sol);
         L += sol.objective;
         for (size_t s = 0; s < v->n; s++)
             if (v->tau[s] >= 0)
@@ -167,7 +174,6 @@ static double dual(struct fleet *f)
     return L;
 }
 
-/* Repair order: earliest deadline first, then the least slack. */
 static int by_urgency(const void *a, const void *b, void *arg)
 {
     const struct fv *v = arg;
@@ -273,6 +279,40 @@ static double repair(struct fleet *f, const size_t *order, double **e, bool *sho
     return ub;
 }
 
+/* The best repaired plan so far. */
+struct best_plan {
+    double **e;
+    bool *short_of;
+    bool *scratch_short;
+    size_t *scratch_order;
+    double ub;
+};
+
+/* Repair (a few rounds: vehicles left short go first in the next round) and
+ * keep the result if it misses less energy, or as much for less. */
+static void repair_rounds(struct fleet *f, size_t *order, double **e, struct best_plan *bp,
+                          struct fleet_report *rep)
+{
+    for (int round = 0; round < 4; round++) {
+        double sf;
+        int ns;
+        double u = repair(f, order, e, bp->scratch_short, &sf, &ns);
+        if (!isfinite(bp->ub) || sf < rep->shortfall_kwh - 1e-9 ||
+            (fabs(sf - rep->shortfall_kwh) <= 1e-9 && u < bp->ub)) {
+            bp->ub = u;
+            rep->shortfall_kwh = sf;
+            rep->vehicles_short = ns;
+            for (size_t i = 0; i < f->nv; i++) {
+                memcpy(bp->e[i], e[i], f->v[i].n * sizeof(double));
+                bp->short_of[i] = bp->scratch_short[i];
+            }
+        }
+        if (ns == 0)
+            break;
+        promote_short(order, f->nv, bp->scratch_short, bp->scratch_order);
+    }
+}
+
 int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capacity *cap,
                 const struct plan_options *popt, const struct fleet_options *fopt, double **e,
                 bool *short_of, struct fleet_report *rep)
@@ -302,10 +342,12 @@ int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capac
         goto out;
     qsort_r(order, nv, sizeof(size_t), by_urgency, f.v);
 
-    double lb = -INFINITY, ub = INFINITY, theta = 1.0;
-    int since_improve = 0, it = 0;
+    struct best_plan bp = { best, best_short, scratch_short, scratch_order, INFINITY };
+    double lb = -INFINITY, theta = 1.0;
+    int since_improve = 0, it = 0, every = fopt->repair_every > 0 ? fopt->repair_every : 10;
+    bool repaired = false;
     size_t nc = cap->n;
-    for (it = 0; it <= fopt->max_iterations; it++) {
+    for (it = 0;; it++) {
         double L = dual(&f);
         if (!isfinite(lb) || L > lb + 1e-12 * (1 + fabs(lb))) {
             lb = L;
@@ -314,29 +356,9 @@ int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capac
             theta /= 2;
             since_improve = 0;
         }
-        bool last = it == fopt->max_iterations || plan_elapsed_ms(t0) >= (double)fopt->time_limit_ms;
-        if (it % (fopt->repair_every > 0 ? fopt->repair_every : 10) == 0 || last) {
-            /* a few rounds: vehicles left short go first in the next round */
-            for (int round = 0; round < 4; round++) {
-                double sf;
-                int ns;
-                double u = repair(&f, order, e, scratch_short, &sf, &ns);
-                /* prefer plans that miss less energy, then cheaper ones */
-                if (!isfinite(ub) || sf < rep->shortfall_kwh - 1e-9 ||
-                    (fabs(sf - rep->shortfall_kwh) <= 1e-9 && u < ub)) {
-                    ub = u;
-                    rep->shortfall_kwh = sf;
-                    rep->vehicles_short = ns;
-                    for (size_t i = 0; i < nv; i++) {
-                        memcpy(best[i], e[i], f.v[i].n * sizeof(double));
-                        best_short[i] = scratch_short[i];
-                    }
-                }
-                if (ns == 0)
-                    break;
-                promote_short(order, nv, scratch_short, scratch_order);
-            }
-        }
+        repaired = it % every == 0;
+        if (repaired)
+            repair_rounds(&f, order, e, &bp, rep);
         double norm = 0;
         for (size_t t = 0; t < nc; t++) {
             double g = f.grad[t];
@@ -344,17 +366,24 @@ int fleet_solve(struct plan_ctx *const *ctx, size_t nv, const struct fleet_capac
                 g = 0; /* the projection keeps lambda at 0 */
             norm += g * g;
         }
-        double gap = (ub - lb) / fmax(fabs(ub), 1e-9);
-        if (last || norm < 1e-18 || (rep->shortfall_kwh == 0 && gap <= fopt->target_gap))
+        double gap = (bp.ub - lb) / fmax(fabs(bp.ub), 1e-9);
+        /* stop at the iteration or time limit, at the target gap, or once the
+         * step was halved so often that the bound no longer moves */
+        if (it >= fopt->max_iterations || plan_elapsed_ms(t0) >= (double)fopt->time_limit_ms ||
+            norm < 1e-18 || theta < 1.0 / 64 ||
+            (rep->shortfall_kwh == 0 && gap <= fopt->target_gap))
             break;
         /* Polyak's step towards a target value: the repaired plan when it is
          * complete (a true upper bound), else a little above the best bound */
         double target =
-            rep->shortfall_kwh == 0 && isfinite(ub) ? ub : lb + 0.05 * fmax(fabs(lb), 1);
+            rep->shortfall_kwh == 0 && isfinite(bp.ub) ? bp.ub : lb + 0.05 * fmax(fabs(lb), 1);
         double step = theta * fmax(target - L, 1e-6 * fmax(fabs(target), 1)) / norm;
         for (size_t t = 0; t < nc; t++)
             f.lambda[t] = fmax(0, f.lambda[t] + step * f.grad[t]);
     }
+    if (!repaired) /* a last repair with the final prices */
+        repair_rounds(&f, order, e, &bp, rep);
+    double ub = bp.ub;
     for (size_t i = 0; i < nv; i++) {
         memcpy(e[i], best[i], f.v[i].n * sizeof(double));
         if (short_of)

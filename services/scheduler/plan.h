@@ -65,6 +65,11 @@ struct plan_sol {
  * at ub. Never fails. */
 void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol *sol);
 
+/* The same with objective coefficients obj[n] instead of the slots' (NULL:
+ * the slots'), and without timing (for inner loops such as fleet duals). */
+void plan_solve_greedy_with(const struct plan_problem *p, const double *obj, double *e,
+                            struct plan_sol *sol);
+
 /* Exact dynamic programme for window limits (max windows, min window
  * length). Needs every free slot with ub > 0 except the first and the last to
  * have the same ub (true for a single vehicle; fleet repair keeps it), and the

@@ -1,5 +1,6 @@
 /* plan_greedy.c: the exact LP solve without window limits, and the model checker. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,22 +20,44 @@ static double tolerance(const struct plan_problem *p)
     return 1e-9 * (p->energy > 1 ? p->energy : 1);
 }
 
-static int by_obj(const void *a, const void *b, void *arg)
+struct key {
+    double obj;
+    uint32_t idx;
+};
+
+static bool key_less(const struct key *a, const struct key *b)
 {
-    const struct plan_slot *s = arg;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    if (s[i].obj < s[j].obj)
-        return -1;
-    if (s[i].obj > s[j].obj)
-        return 1;
-    return i < j ? -1 : i > j; /* ties: charge earlier */
+    return a->obj < b->obj || (a->obj == b->obj && a->idx < b->idx); /* ties: charge earlier */
 }
 
-void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol *sol)
+static int key_cmp(const void *a, const void *b)
 {
-    double t0 = plan_elapsed_ms(0);
-    size_t stack[STACK_SLOTS];
-    size_t *idx = p->n <= STACK_SLOTS ? stack : malloc(p->n * sizeof(size_t));
+    return key_less(a, b) ? -1 : key_less(b, a) ? 1 : 0;
+}
+
+/* Insertion sort for the usual few dozen slots, qsort beyond. */
+static void sort_keys(struct key *k, size_t n)
+{
+    if (n > 64) {
+        qsort(k, n, sizeof(*k), key_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct key x = k[i];
+        size_t j = i;
+        while (j > 0 && key_less(&x, &k[j - 1])) {
+            k[j] = k[j - 1];
+            j--;
+        }
+        k[j] = x;
+    }
+}
+
+void plan_solve_greedy_with(const struct plan_problem *p, const double *obj, double *e,
+                            struct plan_sol *sol)
+{
+    struct key stack[STACK_SLOTS];
+    struct key *keys = p->n <= STACK_SLOTS ? stack : malloc(p->n * sizeof(*keys));
     double rem = p->energy;
     size_t m = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -42,25 +65,33 @@ void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol 
         if (p->slots[i].forced) {
             e[i] = p->slots[i].ub;
             rem -= e[i];
-        } else if (p->slots[i].ub > 0 && idx) {
-            idx[m++] = i;
+        } else if (p->slots[i].ub > 0 && keys) {
+            keys[m++] = (struct key){ obj ? obj[i] : p->slots[i].obj, (uint32_t)i };
         }
     }
-    if (idx) {
-        qsort_r(idx, m, sizeof(size_t), by_obj, p->slots);
+    if (keys) {
+        sort_keys(keys, m);
         for (size_t k = 0; k < m && rem > 0; k++) {
-            double take = p->slots[idx[k]].ub < rem ? p->slots[idx[k]].ub : rem;
-            e[idx[k]] = take;
+            double ub = p->slots[keys[k].idx].ub;
+            double take = ub < rem ? ub : rem;
+            e[keys[k].idx] = take;
             rem -= take;
         }
     }
-    if (idx != stack)
-        free(idx);
+    if (keys != stack)
+        free(keys);
     sol->objective = 0;
     for (size_t i = 0; i < p->n; i++)
-        sol->objective += p->slots[i].obj * e[i];
+        sol->objective += (obj ? obj[i] : p->slots[i].obj) * e[i];
     sol->outcome = fabs(rem) <= tolerance(p) ? PLAN_OPTIMAL : PLAN_INFEASIBLE;
     snprintf(sol->method, sizeof(sol->method), "greedy");
+    sol->solve_ms = 0;
+}
+
+void plan_solve_greedy(const struct plan_problem *p, double *e, struct plan_sol *sol)
+{
+    double t0 = plan_elapsed_ms(0);
+    plan_solve_greedy_with(p, NULL, e, sol);
     sol->solve_ms = plan_elapsed_ms(t0);
 }
 
