@@ -24,7 +24,7 @@
 
 #define HALF_HOUR 1800000LL
 
-static void send(struct d2ev_producer *p, const char *topic, const char *key, json_t *msg)
+static void send_msg(struct d2ev_producer *p, const char *topic, const char *key, json_t *msg)
 {
     struct d2ev_err err;
     if (!msg || d2ev_producer_send_json(p, topic, key, msg, &err)) {
@@ -57,7 +57,7 @@ static void forecast(struct d2ev_producer *p, uint64_t seed, char *id_out)
     f.values = v;
     json_t *j = d2ev_forecast_encode(&f);
     snprintf(id_out, D2EV_EVENT_ID_MAX + 1, "%s", json_string_value(json_object_get(j, "id")));
-    send(p, D2EV_TOPIC_FORECASTS, "bench:price", j);
+    send_msg(p, D2EV_TOPIC_FORECASTS, "bench:price", j);
 }
 
 /* A reader of d2ev.schedules from the beginning. */
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
         v.prefs.ready_by[0] = v.prefs.ready_by[1] = (int16_t)(360 + i % 180);
         v.prefs_version = 1;
         v.registered_at = v.updated_at = d2ev_clock_real_ms();
-        send(p, D2EV_TOPIC_VEHICLES, id, d2ev_vehicle_encode(&v));
+        send_msg(p, D2EV_TOPIC_VEHICLES, id, d2ev_vehicle_encode(&v));
         struct d2ev_telemetry t;
         memset(&t, 0, sizeof(t));
         snprintf(t.vehicle_id, sizeof(t.vehicle_id), "%s", id);
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
         t.soc = 10 + (double)(i % 60);
         t.plugged_in = true;
         t.charging_state = D2EV_CHG_STOPPED;
-        send(p, D2EV_TOPIC_TELEMETRY, id, d2ev_telemetry_encode(&t));
+        send_msg(p, D2EV_TOPIC_TELEMETRY, id, d2ev_telemetry_encode(&t));
     }
     d2ev_producer_flush(p, 120000, &err);
     printf("loaded %zu vehicles and telemetry in %.1f s\n", n, (bench_us() - t0) / 1e6);
