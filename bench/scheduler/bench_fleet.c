@@ -6,7 +6,8 @@
  * ones. The feeder gives a fraction of the vehicles' total power. Reports the
  * decomposition's time, its lower bound, the repaired plan and the gap; for
  * the smaller fleets also the monolithic GLPK LP (the relaxation's optimum).
- * Usage: [CAP=0.5] bench_sched_fleet [vehicles ...] (default 1000 10000)
+ * Usage: [CAP=0.5] [NOW=2024-01-15T20:00:00Z] bench_sched_fleet [vehicles ...]
+ * (default 1000 10000; NOW in the morning gives day-long horizons)
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,8 @@
 
 static void bench(size_t nv, double cap_fraction, const struct sched_forecast *price)
 {
-    int64_t now = bench_time("2024-01-15T20:00:00Z");
+    const char *when = getenv("NOW") ? getenv("NOW") : "2024-01-15T20:00:00Z";
+    int64_t now = bench_time(when);
     struct plan_options opt;
     plan_options_default(&opt);
     struct d2ev_prefs *prefs = calloc(nv, sizeof(*prefs));
@@ -57,10 +59,10 @@ static void bench(size_t nv, double cap_fraction, const struct sched_forecast *p
         k++;
     }
     double build_ms = (bench_us() - t0) / 1000;
-    double limits[48];
-    for (int t = 0; t < 48; t++)
+    double limits[96];
+    for (int t = 0; t < 96; t++)
         limits[t] = cap_fraction * total_kw;
-    struct fleet_capacity cap = { now, 1800000, 48, limits };
+    struct fleet_capacity cap = { now, 1800000, 96, limits };
 
     /* the individual optima ignore the feeder: how far over would they go? */
     double indiv = 0;
@@ -118,8 +120,8 @@ int main(int argc, char **argv)
         bench_load("uk_agile_AGILE-FLEX-22-11-25_regionE_2024-01.csv", FCSV_AGILE_E, NULL, &price);
     if (!real)
         bench_generate(D2EV_FORECAST_PRICE, bench_time("2024-01-01T00:00:00Z"), 30, 1488, &price);
-    printf("prices: %s; re-plan at 2024-01-15 20:00 UTC\n\n",
-           real ? "real Agile region E" : "generated");
+    printf("prices: %s; re-plan at %s\n\n", real ? "real Agile region E" : "generated",
+           getenv("NOW") ? getenv("NOW") : "2024-01-15T20:00:00Z");
     printf("| vehicles | slots avg | feeder cap | uncoordinated peak over cap | fleet ms | "
            "iterations | build ms | lower bound GBP | plan GBP | gap | short | "
            "uncoordinated GBP | monolithic GLPK LP |\n"
