@@ -6,7 +6,11 @@
  * Setup: N vehicle records and N "plugged in" telemetry messages, a first
  * forecast, then d2ev-scheduler starts and plans them all (also timed). The
  * measured step is the second forecast for the same region.
- * Usage: bench_sched_replan [vehicles] (default 100000)
+ * Usage: bench_sched_replan [vehicles] [partitions] (default 100000 64)
+ *
+ * The devbroker (librdkafka's mock cluster) keeps at most 5 MB per partition
+ * and drops older records beyond that, so 100,000 vehicle records (~1.4 KB)
+ * and two rounds of schedules (~1 KB) need 64 partitions to stay whole.
  */
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -109,9 +113,10 @@ static bool wait_schedules(rd_kafka_t *rk, const char *id, size_t n, double *las
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)atol(argv[1]) : 100000;
+    int partitions = argc > 2 ? atoi(argv[2]) : 64;
     const char *tmp = d2ev_test_tmpdir("bench-replan");
     struct d2ev_test_broker b;
-    d2ev_test_broker_start(&b, tmp, 6);
+    d2ev_test_broker_start(&b, tmp, partitions);
     struct d2ev_kafka_conf kc = { .brokers = b.bootstrap, .client_id = "bench" };
     struct d2ev_err err;
     struct d2ev_producer *p = d2ev_producer_create(&kc, &err);
