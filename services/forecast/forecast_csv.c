@@ -69,9 +69,9 @@ struct parser {
     const struct format_spec *spec;
     const struct d2ev_tz *tz;
     struct fcsv_result *res;
-    int col;      /* value column index */
-    double scale; /* multiply the value by this */
-    bool comma;   /* decimal comma */
+    int col;        /* value column index */
+    double divisor; /* the file unit per d2ev unit (100 for p/kWh, 1000 for /MWh) */
+    bool comma;     /* decimal comma */
     struct raw *rows;
     size_t nrows, caprows;
     char area[32]; /* nordpool: the area seen */
@@ -296,7 +296,7 @@ static void parse_row(struct parser *p, size_t line, char *text)
              p->comma ? " (this format uses a decimal comma)" : "");
         return;
     }
-    r.value *= p->scale;
+    r.value /= p->divisor; /* a division gives the double nearest the decimal value */
     if (p->res->kind == D2EV_FORECAST_CARBON) {
         if (r.value < 0) {
             diag(p, line, true, "carbon intensity %g is negative", r.value);
@@ -466,21 +466,21 @@ static int setup(struct parser *p, struct d2ev_err *err)
         if (col && strcmp(col, "import") && strcmp(col, "export"))
             return d2ev_err_set(err, D2EV_ERR_INVALID, "column: agile has import or export");
         p->col = col && !strcmp(col, "export") ? 3 : 2;
-        p->scale = 0.01;
+        p->divisor = 100;
         snprintf(r->unit, sizeof(r->unit), "GBP/kWh");
         break;
     case FCSV_AGILE_E:
         if (col && strcmp(col, "unitrate"))
             return d2ev_err_set(err, D2EV_ERR_INVALID, "column: agile-e has only unitrate");
         p->col = 1;
-        p->scale = 0.01;
+        p->divisor = 100;
         snprintf(r->unit, sizeof(r->unit), "GBP/kWh");
         break;
     case FCSV_CARBON:
         if (col && strcmp(col, "forecast") && strcmp(col, "actual"))
             return d2ev_err_set(err, D2EV_ERR_INVALID, "column: carbon has forecast or actual");
         p->col = col && !strcmp(col, "actual") ? 3 : 2;
-        p->scale = 1;
+        p->divisor = 1;
         r->kind = D2EV_FORECAST_CARBON;
         snprintf(r->unit, sizeof(r->unit), "gCO2/kWh");
         break;
@@ -488,7 +488,7 @@ static int setup(struct parser *p, struct d2ev_err *err)
         if (col && strcmp(col, "eur") && strcmp(col, "dkk"))
             return d2ev_err_set(err, D2EV_ERR_INVALID, "column: nordpool has eur or dkk");
         p->col = col && !strcmp(col, "dkk") ? 3 : 4;
-        p->scale = 0.001;
+        p->divisor = 1000;
         p->comma = true;
         snprintf(r->unit, sizeof(r->unit), "%s", p->col == 3 ? "DKK/kWh" : "EUR/kWh");
         break;
@@ -496,7 +496,7 @@ static int setup(struct parser *p, struct d2ev_err *err)
         if (col && strcmp(col, "eur"))
             return d2ev_err_set(err, D2EV_ERR_INVALID, "column: eu has only eur");
         p->col = 2;
-        p->scale = 0.001;
+        p->divisor = 1000;
         snprintf(r->unit, sizeof(r->unit), "EUR/kWh");
         break;
     default:

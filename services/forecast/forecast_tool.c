@@ -76,7 +76,8 @@ struct check_config {
           0,                                                                                       \
           true },                                                                                  \
         { "column", D2EV_CFG_STR, offsetof(T, in.column), NULL,                                    \
-          "value column: agile import|export, carbon forecast|actual, nordpool eur|dkk" },         \
+          "value column: agile import or export, carbon forecast or actual, nordpool eur or "      \
+          "dkk" },                                                                                 \
         { "tz", D2EV_CFG_STR, offsetof(T, in.tz), NULL,                                            \
           "zone of local-time formats (default Europe/London for agile, Europe/Berlin for eu)" },  \
         { "area", D2EV_CFG_STR, offsetof(T, in.area), NULL, "nordpool: PriceArea to keep" },       \
@@ -558,6 +559,19 @@ int d2ev_forecast_main(int argc, char **argv)
                                          : !strcmp(cmd, "generate") ? &d2ev_forecast_generate_def
                                          : !strcmp(cmd, "check")    ? &d2ev_forecast_check_def
                                                                     : NULL;
+    if (!def && !strcmp(cmd, "--help-markdown")) {
+        /* every command's settings, for docs/configuration.md */
+        const struct d2ev_service_def *all[] = { &d2ev_forecast_publish_def,
+                                                 &d2ev_forecast_generate_def,
+                                                 &d2ev_forecast_check_def };
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+            char *args[] = { argv[0], (char *)"--help-markdown", NULL };
+            int rc = d2ev_service_main(all[i], 2, args);
+            if (rc)
+                return rc;
+        }
+        return D2EV_EXIT_OK;
+    }
     if (!def) {
         bool version = argc > 1 && (!strcmp(cmd, "--version") || !strcmp(cmd, "-V"));
         if (version) {

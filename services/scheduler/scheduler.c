@@ -434,7 +434,7 @@ const struct d2ev_service_def d2ev_scheduler_def = {
                "that reaches its target SoC by its ready-by time, re-planned whenever a "
                "forecast, preference, SoC or plug state changes. Publishes d2ev.schedules and "
                "d2ev.notifications.",
-    .default_admin_port = 8083,
+    .default_admin_port = 9104,
     .needs_kafka = true,
     .config_title = "Scheduler",
     .config = scheduler_table,
