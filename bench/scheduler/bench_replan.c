@@ -167,9 +167,11 @@ int main(int argc, char **argv)
     d2ev_test_spawn(&sched, tmp, "scheduler", d2ev_test_bin("d2ev-scheduler"), sargv, senv);
     double last_us = 0;
     int64_t last_ts = 0;
+    int status = 0;
     if (!wait_schedules(rk, fc1, n, &last_us, &last_ts, 600)) {
         fprintf(stderr, "initial plans incomplete; see %s\n", sched.log_path);
-        return 1;
+        status = 1;
+        goto out;
     }
     printf("initial plans: %zu schedules %.2f s after the scheduler started\n", n,
            (last_us - t0) / 1e6);
@@ -180,17 +182,19 @@ int main(int argc, char **argv)
     d2ev_producer_flush(p, 10000, &err);
     if (!wait_schedules(rk, fc2, n, &last_us, &last_ts, 600)) {
         fprintf(stderr, "re-plan incomplete; see %s\n", sched.log_path);
-        return 1;
+        status = 1;
+        goto out;
     }
     printf("re-plan after one forecast: %zu schedules; last one produced %.2f s and read "
            "%.2f s after the forecast was produced (%.0f schedules/s)\n",
            n, (double)(last_ts - ts0) / 1000, (last_us - t0) / 1e6,
            (double)n / ((double)(last_ts - ts0) / 1000));
     printf("scheduler log: %s\n", sched.log_path);
+out:
     d2ev_test_stop(&sched, SIGTERM, 15000);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     d2ev_producer_destroy(p);
     d2ev_test_broker_stop(&b);
-    return 0;
+    return status;
 }
