@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "d2ev/json.h"
-#include "d2ev/log.h"
 #include "d2ev/oem.h"
 #include "d2ev/timefmt.h"
 
