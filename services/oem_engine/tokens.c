@@ -221,8 +221,13 @@ enum tok_verdict tok_check(struct op *op, char **auth)
     if (get_tokens(op, &cur) != 0) {
         op_list_remove(&slot->ready, op);
         op->where = W_NONE;
-        if (slot->desc->token_model == D2EV_OEM_TOKENS_PER_APP && !t->failed) {
-            tok_await_refresh(op); /* client credentials: fetch the first token */
+        /* no access token: client credentials fetch the first one; a refresh
+         * token alone is enough to get one */
+        bool can_refresh = slot->desc->token_model == D2EV_OEM_TOKENS_PER_APP ||
+                           (cur.refresh_token && *cur.refresh_token);
+        if (can_refresh && !failed_for(t, &cur) && !op->pre_refreshed) {
+            op->pre_refreshed = true;
+            tok_await_refresh(op);
         } else if (t->failed) {
             engine_complete(op, D2EV_OEM_PERMANENT, "token refresh failed: %s", t->failed_msg);
         } else {
