@@ -462,23 +462,8 @@ int d2ev_oem_engine_poll(struct d2ev_oem_engine *e, int timeout_ms)
     int64_t wait = next_wait(e, timeout_ms < 0 ? 0 : timeout_ms);
     if (e->completed != before)
         wait = 0;
-    CURLMcode mc = curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
-    if (mc != CURLM_OK) {
-        d2ev_log_error("curl_multi_poll failed", D2EV_LF_STR("error", curl_multi_strerror(mc)));
+    if (engine_loop_wait(e, wait) != D2EV_OK)
         return D2EV_ERR_IO;
-    }
-    int running = 0;
-    mc = curl_multi_perform(e->multi, &running);
-    if (mc != CURLM_OK) {
-        d2ev_log_error("curl_multi_perform failed", D2EV_LF_STR("error", curl_multi_strerror(mc)));
-        return D2EV_ERR_IO;
-    }
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(e->multi, &left))) {
-        if (m->msg == CURLMSG_DONE)
-            engine_on_answer(e, m->easy_handle, m->data.result);
-    }
     pump(e);
     return (int)(e->completed - before);
 }
@@ -503,7 +488,7 @@ size_t d2ev_oem_engine_pending(const struct d2ev_oem_engine *e)
 
 void d2ev_oem_engine_wakeup(struct d2ev_oem_engine *e)
 {
-    curl_multi_wakeup(e->multi);
+    engine_loop_wakeup(e);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -541,7 +526,8 @@ struct d2ev_oem_engine *d2ev_oem_engine_create(const struct d2ev_oem_engine_conf
     e->multi = curl_multi_init();
     e->pool = calloc(ENGINE_POOL_MAX, sizeof(*e->pool));
     e->last_sweep = d2ev_clock_mono_ms();
-    if (!e->user_agent || !e->multi || !e->pool) {
+    e->epfd = e->evfd = -1;
+    if (!e->user_agent || !e->multi || !e->pool || engine_loop_init(e) != D2EV_OK) {
         d2ev_oem_engine_destroy(e);
         d2ev_err_set(err, D2EV_ERR_NOMEM, "OEM engine: out of memory");
         return NULL;
@@ -571,7 +557,7 @@ void d2ev_oem_engine_destroy(struct d2ev_oem_engine *e)
         engine_complete(op, D2EV_OEM_RETRY, "cancelled: the OEM engine shut down");
     }
     for (size_t i = 0; i < e->nslots; i++) {
-        free(e->slots[i]->app_tok);
+        tok_free(e->slots[i]->app_tok);
         free(e->slots[i]);
     }
     free(e->slots);
@@ -584,6 +570,7 @@ void d2ev_oem_engine_destroy(struct d2ev_oem_engine *e)
     free(e->pool);
     if (e->multi)
         curl_multi_cleanup(e->multi);
+    engine_loop_fini(e); /* after curl, which removes its sockets on cleanup */
     free(e->heap);
     free(e->user_agent);
     free(e);

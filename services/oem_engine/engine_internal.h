@@ -46,13 +46,13 @@ struct tokstate {
     int64_t external_deadline;
     bool settled; /* the token source reported back; pump finishes it */
     uint32_t settled_cls;
-    char settled_msg[160];
+    char *settled_msg;         /* malloc'd; rare, so not inline (memory per vehicle) */
     struct tokstate *ext_next; /* list of external refreshes in progress */
     struct op_list waiters;    /* operations waiting for this refresh */
     uint64_t refresh_hash;     /* hash of the refresh token being spent */
     bool failed;               /* a refresh of failed_hash's refresh token failed */
     uint64_t failed_hash;
-    char failed_msg[160];
+    char *failed_msg; /* malloc'd */
     char keybuf[];
 };
 
@@ -124,6 +124,8 @@ struct d2ev_oem_engine {
     const struct d2ev_oem_token_source *src;
     char *user_agent;
     CURLM *multi;
+    int epfd, evfd;        /* loop.c: epoll set and wake-up eventfd */
+    int64_t curl_timer_at; /* mono ms of curl's next timeout; -1 = none */
     struct slot **slots;
     size_t nslots;
     struct htab vehicles, tokens;
@@ -161,6 +163,15 @@ void engine_send(struct op *op, char *auth);
 void engine_on_answer(struct d2ev_oem_engine *e, CURL *h, CURLcode code);
 /* Return op's easy handle to the pool and drop its in-flight counts. */
 void engine_release_easy(struct d2ev_oem_engine *e, struct op *op);
+
+/* loop.c: the network wait on epoll + curl_multi_socket_action */
+int engine_loop_init(struct d2ev_oem_engine *e);
+void engine_loop_fini(struct d2ev_oem_engine *e);
+/* Wait up to wait_ms (less if curl's timer is due) for socket activity, let
+ * curl act on it, and hand finished transfers to engine_on_answer(). */
+int engine_loop_wait(struct d2ev_oem_engine *e, int64_t wait_ms);
+/* Make a waiting engine_loop_wait() return. Thread-safe. */
+void engine_loop_wakeup(struct d2ev_oem_engine *e);
 
 /* results.c: acting on an answer's class */
 void engine_handle_result(struct op *op, const struct d2ev_oem_result *res);

@@ -51,7 +51,23 @@ struct tokstate *tok_get(struct d2ev_oem_engine *e, struct slot *slot, const cha
 
 void tok_free(struct tokstate *t)
 {
+    if (t) {
+        free(t->failed_msg);
+        free(t->settled_msg);
+    }
     free(t);
+}
+
+/* Replace a heap message (kept short: it ends in outcome messages). */
+static void set_msg(char **dst, const char *msg)
+{
+    free(*dst);
+    *dst = strndup(msg ? msg : "", 160);
+}
+
+static const char *msg_of(const char *msg)
+{
+    return msg ? msg : "";
 }
 
 static bool failed_for(const struct tokstate *t, const struct d2ev_oem_token *cur)
@@ -101,7 +117,7 @@ static void finish_refresh(struct tokstate *t, uint32_t cls, const char *msg,
         if (cls == D2EV_OEM_PERMANENT || cls == D2EV_OEM_UNAUTHORIZED) {
             t->failed = true;
             t->failed_hash = t->refresh_hash;
-            snprintf(t->failed_msg, sizeof(t->failed_msg), "%s", msg);
+            set_msg(&t->failed_msg, msg);
         }
         d2ev_log_warn("OEM token refresh failed", D2EV_LF_STR("oem", slot->name),
                       D2EV_LF_STR("key", t->key), D2EV_LF_STR("class", d2ev_oem_class_name(cls)),
@@ -229,7 +245,8 @@ enum tok_verdict tok_check(struct op *op, char **auth)
             op->pre_refreshed = true;
             tok_await_refresh(op);
         } else if (t->failed) {
-            engine_complete(op, D2EV_OEM_PERMANENT, "token refresh failed: %s", t->failed_msg);
+            engine_complete(op, D2EV_OEM_PERMANENT, "token refresh failed: %s",
+                            msg_of(t->failed_msg));
         } else {
             engine_complete(op, D2EV_OEM_PERMANENT, "no credentials for %s key '%.80s'", slot->name,
                             t->key);
@@ -271,7 +288,7 @@ void tok_unauthorized(struct op *op)
     }
     if (!t->refreshing && t->failed && (!have || failed_for(t, &cur))) {
         engine_complete(op, D2EV_OEM_PERMANENT, "unauthorized, and the token refresh failed: %s",
-                        t->failed_msg);
+                        msg_of(t->failed_msg));
         return;
     }
     op->refreshed = true;
@@ -309,7 +326,7 @@ void tok_pump_external(struct d2ev_oem_engine *e, int64_t now)
         if (t->settled || now >= t->external_deadline) {
             ext_unlink(e, t);
             if (t->settled) {
-                finish_refresh(t, t->settled_cls, t->settled_msg, NULL);
+                finish_refresh(t, t->settled_cls, msg_of(t->settled_msg), NULL);
             } else {
                 char msg[120];
                 snprintf(msg, sizeof(msg), "the token source did not refresh within %lld ms",
@@ -352,7 +369,7 @@ static void settle(struct tokstate *t, uint32_t cls, const char *message)
 {
     t->settled = true;
     t->settled_cls = cls;
-    snprintf(t->settled_msg, sizeof(t->settled_msg), "%s", message ? message : "");
+    set_msg(&t->settled_msg, message);
 }
 
 void d2ev_oem_engine_tokens_changed(struct d2ev_oem_engine *e, const char *oem, const char *key)
@@ -380,6 +397,6 @@ void d2ev_oem_engine_refresh_failed(struct d2ev_oem_engine *e, const char *oem, 
         e->src->get(e->src->opaque, t->slot->name, t->key, &cur);
         t->failed = true;
         t->failed_hash = tok_hash(cur.refresh_token);
-        snprintf(t->failed_msg, sizeof(t->failed_msg), "%s", message ? message : "");
+        set_msg(&t->failed_msg, message);
     }
 }

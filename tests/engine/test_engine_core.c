@@ -511,6 +511,25 @@ static void test_submit_refusals(void **state)
     srv_stop(&S);
 }
 
+static void *wake_engine(void *arg)
+{
+    d2ev_oem_engine_wakeup(arg);
+    return NULL;
+}
+
+static void test_wakeup_from_another_thread(void **state)
+{
+    run_init(&R, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wake_engine, R.e), 0);
+    pthread_join(t, NULL);
+    /* the wake-up is remembered: an idle poll with a long timeout returns at once */
+    int64_t t0 = d2ev_clock_mono_ms();
+    assert_int_equal(d2ev_oem_engine_poll(R.e, 5000), 0);
+    assert_true(d2ev_clock_mono_ms() - t0 < 2500);
+    run_fini(&R);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_deadline_bounds_retries),
         cmocka_unit_test(test_destroy_completes_everything),
         cmocka_unit_test(test_submit_refusals),
+        cmocka_unit_test(test_wakeup_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
