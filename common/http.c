@@ -247,7 +247,11 @@ struct d2ev_http_server *d2ev_http_server_start(const struct d2ev_http_server_co
         return NULL;
     }
     unsigned threads = conf->threads ? conf->threads : 1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* poll(), not epoll: with libmicrohttpd 0.9.75's edge-triggered epoll mode a
+     * keep-alive connection whose next request arrives while the previous
+     * answer is being sent can stall until the connection timeout (seen under
+     * load by bench/oem_polls: requests left unread in the socket for 30 s). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem opts[] = {
         { MHD_OPTION_SOCK_ADDR, 0, &addr },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },

@@ -1,0 +1,90 @@
+/* htab.c: intrusive chained hash table with byte-string keys (see htab.h). */
+#include "htab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t htab_hash(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+struct htab_node *htab_find(const struct htab *t, const char *key, size_t klen)
+{
+    if (!t->nbuckets)
+        return NULL;
+    uint64_t h = htab_hash(key, klen);
+    for (struct htab_node *n = t->buckets[h & (t->nbuckets - 1)]; n; n = n->next) {
+        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+static int grow(struct htab *t)
+{
+    size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
+    struct htab_node **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct htab_node *n = t->buckets[i];
+        while (n) {
+            struct htab_node *next = n->next;
+            n->next = b[n->hash & (nb - 1)];
+            b[n->hash & (nb - 1)] = n;
+            n = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = nb;
+    return 0;
+}
+
+int htab_insert(struct htab *t, struct htab_node *n)
+{
+    if (t->count + 1 > t->nbuckets && grow(t) != 0)
+        return -1;
+    n->hash = htab_hash(n->key, n->klen);
+    struct htab_node **slot = &t->buckets[n->hash & (t->nbuckets - 1)];
+    n->next = *slot;
+    *slot = n;
+    t->count++;
+    return 0;
+}
+
+void htab_remove(struct htab *t, struct htab_node *n)
+{
+    for (struct htab_node **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p; p = &(*p)->next) {
+        if (*p == n) {
+            *p = n->next;
+            t->count--;
+            return;
+        }
+    }
+}
+
+void htab_each(struct htab *t, void (*fn)(struct htab_node *n, void *arg), void *arg)
+{
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct htab_node *n = t->buckets[i];
+        while (n) {
+            struct htab_node *next = n->next;
+            fn(n, arg);
+            n = next;
+        }
+    }
+}
+
+void htab_free(struct htab *t)
+{
+    free(t->buckets);
+    memset(t, 0, sizeof(*t));
+}
