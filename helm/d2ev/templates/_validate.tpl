@@ -30,7 +30,7 @@ Rendered once (from configmap.yaml); each failure names the value to change.
 {{- end -}}
 
 {{- /* Environment maps: non-secret, and not the settings the chart owns */ -}}
-{{- $owned := list "D2EV_KAFKA_BROKERS" "D2EV_KAFKA_SECURITY_PROTOCOL" "D2EV_KAFKA_SASL_MECHANISM" "D2EV_KAFKA_SASL_USERNAME" "D2EV_KAFKA_SSL_CA_LOCATION" "D2EV_KAFKA_EXTRA" "D2EV_ADMIN_PORT" "D2EV_INSTANCE_ID" "D2EV_SHUTDOWN_TIMEOUT_MS" "D2EV_LOG_LEVEL" "D2EV_ADAPTER_DIR" "D2EV_ADAPTER_CONFIG_DIR" -}}
+{{- $owned := list "D2EV_KAFKA_BROKERS" "D2EV_KAFKA_SECURITY_PROTOCOL" "D2EV_KAFKA_SASL_MECHANISM" "D2EV_KAFKA_SASL_USERNAME" "D2EV_KAFKA_SSL_CA_LOCATION" "D2EV_KAFKA_EXTRA" "D2EV_ADMIN_PORT" "D2EV_INSTANCE_ID" "D2EV_SHUTDOWN_TIMEOUT_MS" "D2EV_LOG_LEVEL" "D2EV_ADAPTER_DIR" "D2EV_OEM_CONFIG_DIR" -}}
 {{- $envs := dict "env" .Values.env -}}
 {{- range $name, $svc := .Values.services -}}
 {{- $_ := set $envs (printf "services.%s.env" $name) $svc.env -}}
