@@ -91,10 +91,13 @@ struct d2ev_oem_token_source {
     /* Optional: the source refreshes elsewhere. Return 0 when a refresh was
      * requested; the source later calls d2ev_oem_engine_tokens_changed()
      * (success) or d2ev_oem_engine_refresh_failed() for key, and
-     * operations wait for that up to refresh_wait_ms. A negative return fails
-     * the waiting operations with class retry. NULL: the engine refreshes. */
+     * operations wait for that up to refresh_wait_ms. Return 1 to let the
+     * engine refresh this key itself (then store() is called; e.g. per-app
+     * client-credentials tokens, which have no refresh token to race on).
+     * A negative return fails the waiting operations with class retry.
+     * NULL: the engine refreshes every key. */
     int (*request_refresh)(void *opaque, const char *oem, const char *key);
-    /* Required when request_refresh is NULL: the engine refreshed key's
+    /* Required when the engine may refresh (request_refresh NULL or returning 1): it refreshed key's
      * tokens. Keep them (get() must return them from now on: the old refresh
      * token may already be dead) and persist them. tokens are borrowed. */
     void (*store)(void *opaque, const char *oem, const char *key,

@@ -159,7 +159,7 @@ static struct vstate *veh_get(struct d2ev_oem_engine *e, struct slot *slot, cons
     memcpy(v->keybuf, slot->name, olen);
     v->keybuf[olen] = '\x1f';
     memcpy(v->keybuf + olen + 1, vehicle, vlen + 1);
-    struct htab_node *n = htab_find(&e->vehicles, v->keybuf, klen);
+    struct d2ev_htab_node *n = d2ev_htab_find(&e->vehicles, v->keybuf, klen);
     if (n) {
         free(v);
         return (struct vstate *)((char *)n - offsetof(struct vstate, node));
@@ -171,7 +171,7 @@ static struct vstate *veh_get(struct d2ev_oem_engine *e, struct slot *slot, cons
         d2ev_token_bucket_init(&v->bucket, slot->set->vehicle_rate_per_s, slot->set->vehicle_burst,
                                d2ev_clock_mono_ms());
     }
-    if (htab_insert(&e->vehicles, &v->node) != 0) {
+    if (d2ev_htab_insert(&e->vehicles, &v->node) != 0) {
         free(v);
         return NULL;
     }
@@ -195,7 +195,7 @@ struct sweep_ctx {
     int64_t now;
 };
 
-static void sweep_vehicle(struct htab_node *n, void *arg)
+static void sweep_vehicle(struct d2ev_htab_node *n, void *arg)
 {
     struct sweep_ctx *c = arg;
     struct vstate *v = (struct vstate *)((char *)n - offsetof(struct vstate, node));
@@ -203,17 +203,17 @@ static void sweep_vehicle(struct htab_node *n, void *arg)
         return;
     if (v->limited && d2ev_token_bucket_wait_ms(&v->bucket, c->now, v->bucket.burst) > 0)
         return; /* the bucket still remembers recent requests */
-    htab_remove(&c->e->vehicles, n);
+    d2ev_htab_remove(&c->e->vehicles, n);
     free(v);
 }
 
-static void sweep_token(struct htab_node *n, void *arg)
+static void sweep_token(struct d2ev_htab_node *n, void *arg)
 {
     struct sweep_ctx *c = arg;
     struct tokstate *t = (struct tokstate *)((char *)n - offsetof(struct tokstate, node));
     if (t->refs || t->refreshing || t->failed || t->waiters.n)
         return;
-    htab_remove(&c->e->tokens, n);
+    d2ev_htab_remove(&c->e->tokens, n);
     tok_free(t);
 }
 
@@ -224,8 +224,8 @@ static void sweep(struct d2ev_oem_engine *e, int64_t now)
         return;
     e->last_sweep = now;
     struct sweep_ctx c = { e, now };
-    htab_each(&e->vehicles, sweep_vehicle, &c);
-    htab_each(&e->tokens, sweep_token, &c);
+    d2ev_htab_each(&e->vehicles, sweep_vehicle, &c);
+    d2ev_htab_each(&e->tokens, sweep_token, &c);
 }
 
 /* ------------------------------------------------------------ operations */
@@ -537,12 +537,12 @@ struct d2ev_oem_engine *d2ev_oem_engine_create(const struct d2ev_oem_engine_conf
     return e;
 }
 
-static void free_vehicle(struct htab_node *n, void *arg)
+static void free_vehicle(struct d2ev_htab_node *n, void *arg)
 {
     free((char *)n - offsetof(struct vstate, node));
 }
 
-static void free_token(struct htab_node *n, void *arg)
+static void free_token(struct d2ev_htab_node *n, void *arg)
 {
     tok_free((struct tokstate *)((char *)n - offsetof(struct tokstate, node)));
 }
@@ -561,10 +561,10 @@ void d2ev_oem_engine_destroy(struct d2ev_oem_engine *e)
         free(e->slots[i]);
     }
     free(e->slots);
-    htab_each(&e->vehicles, free_vehicle, NULL);
-    htab_each(&e->tokens, free_token, NULL);
-    htab_free(&e->vehicles);
-    htab_free(&e->tokens);
+    d2ev_htab_each(&e->vehicles, free_vehicle, NULL);
+    d2ev_htab_each(&e->tokens, free_token, NULL);
+    d2ev_htab_free(&e->vehicles);
+    d2ev_htab_free(&e->tokens);
     for (size_t i = 0; i < e->npool; i++)
         curl_easy_cleanup(e->pool[i]);
     free(e->pool);

@@ -12,7 +12,7 @@
 #include "d2ev/metrics.h"
 #include "d2ev/oem_engine.h"
 #include "d2ev/strbuf.h"
-#include "htab.h"
+#include "d2ev/htab.h"
 
 #define ENGINE_POOL_MAX 1024
 
@@ -27,7 +27,7 @@ struct op_list {
 
 /* Per (OEM, vehicle): the vehicle's bucket and Retry-After block. */
 struct vstate {
-    struct htab_node node;
+    struct d2ev_htab_node node;
     struct d2ev_token_bucket bucket;
     bool limited;          /* a per-vehicle rate is configured */
     int64_t blocked_until; /* mono ms; a vehicle-scoped Retry-After */
@@ -37,7 +37,7 @@ struct vstate {
 
 /* Per (OEM, token key): the single-flight refresh. */
 struct tokstate {
-    struct htab_node node;
+    struct d2ev_htab_node node;
     struct slot *slot;
     const char *key; /* the token key ("" for per-app) */
     uint32_t refs;
@@ -128,7 +128,7 @@ struct d2ev_oem_engine {
     int64_t curl_timer_at; /* mono ms of curl's next timeout; -1 = none */
     struct slot **slots;
     size_t nslots;
-    struct htab vehicles, tokens;
+    struct d2ev_htab vehicles, tokens;
     struct op **heap;
     size_t heap_n, heap_cap;
     struct op *all;

@@ -12,11 +12,11 @@
 #include "d2ev/clock.h"
 #include "d2ev/log.h"
 #include "engine_internal.h"
-#include "htab.h"
+#include "d2ev/htab.h"
 
 uint64_t tok_hash(const char *s)
 {
-    return htab_hash(s ? s : "", s ? strlen(s) : 0);
+    return d2ev_htab_hash(s ? s : "", s ? strlen(s) : 0);
 }
 
 /* Map key: "<oem>\x1f<token key>". */
@@ -30,7 +30,7 @@ struct tokstate *tok_get(struct d2ev_oem_engine *e, struct slot *slot, const cha
     memcpy(k, slot->name, olen);
     k[olen] = '\x1f';
     memcpy(k + olen + 1, key, klen + 1);
-    struct htab_node *n = htab_find(&e->tokens, k, olen + 1 + klen);
+    struct d2ev_htab_node *n = d2ev_htab_find(&e->tokens, k, olen + 1 + klen);
     struct tokstate *t =
         n ? (struct tokstate *)((char *)n - offsetof(struct tokstate, node)) : NULL;
     if (!t && create && (t = calloc(1, sizeof(*t) + olen + klen + 2))) {
@@ -39,7 +39,7 @@ struct tokstate *tok_get(struct d2ev_oem_engine *e, struct slot *slot, const cha
         t->node.klen = olen + 1 + klen;
         t->key = t->keybuf + olen + 1;
         t->slot = slot;
-        if (htab_insert(&e->tokens, &t->node) != 0) {
+        if (d2ev_htab_insert(&e->tokens, &t->node) != 0) {
             free(t);
             t = NULL;
         }
@@ -168,17 +168,19 @@ static void begin_refresh(struct d2ev_oem_engine *e, struct tokstate *t)
     struct d2ev_oem_token cur = { 0 };
     bool have = src->get(src->opaque, slot->name, t->key, &cur) == 0;
     t->refresh_hash = tok_hash(have ? cur.refresh_token : NULL);
-    if (src->request_refresh) {
-        if (src->request_refresh(src->opaque, slot->name, t->key) != 0) {
-            finish_refresh(t, D2EV_OEM_RETRY, "the token source could not request a refresh", NULL);
-            return;
-        }
+    int req = src->request_refresh ? src->request_refresh(src->opaque, slot->name, t->key) : 1;
+    if (req < 0) {
+        finish_refresh(t, D2EV_OEM_RETRY, "the token source could not request a refresh", NULL);
+        return;
+    }
+    if (req == 0) { /* refreshed elsewhere: wait for tokens_changed / refresh_failed */
         t->external = true;
         t->external_deadline = d2ev_clock_mono_ms() + slot->set->refresh_wait_ms;
         t->ext_next = e->ext;
         e->ext = t;
         return;
     }
+    /* req > 0 (or no request_refresh): the engine refreshes and calls store() */
     if (!src->store) {
         finish_refresh(t, D2EV_OEM_PERMANENT, "the token source can neither refresh nor store",
                        NULL);

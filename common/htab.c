@@ -1,10 +1,10 @@
 /* htab.c: intrusive chained hash table with byte-string keys (see htab.h). */
-#include "htab.h"
+#include "d2ev/htab.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t htab_hash(const void *data, size_t len)
+uint64_t d2ev_htab_hash(const void *data, size_t len)
 {
     const unsigned char *p = data;
     uint64_t h = 1469598103934665603ull;
@@ -15,28 +15,28 @@ uint64_t htab_hash(const void *data, size_t len)
     return h;
 }
 
-struct htab_node *htab_find(const struct htab *t, const char *key, size_t klen)
+struct d2ev_htab_node *d2ev_htab_find(const struct d2ev_htab *t, const char *key, size_t klen)
 {
     if (!t->nbuckets)
         return NULL;
-    uint64_t h = htab_hash(key, klen);
-    for (struct htab_node *n = t->buckets[h & (t->nbuckets - 1)]; n; n = n->next) {
+    uint64_t h = d2ev_htab_hash(key, klen);
+    for (struct d2ev_htab_node *n = t->buckets[h & (t->nbuckets - 1)]; n; n = n->next) {
         if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
             return n;
     }
     return NULL;
 }
 
-static int grow(struct htab *t)
+static int grow(struct d2ev_htab *t)
 {
     size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
-    struct htab_node **b = calloc(nb, sizeof(*b));
+    struct d2ev_htab_node **b = calloc(nb, sizeof(*b));
     if (!b)
         return -1;
     for (size_t i = 0; i < t->nbuckets; i++) {
-        struct htab_node *n = t->buckets[i];
+        struct d2ev_htab_node *n = t->buckets[i];
         while (n) {
-            struct htab_node *next = n->next;
+            struct d2ev_htab_node *next = n->next;
             n->next = b[n->hash & (nb - 1)];
             b[n->hash & (nb - 1)] = n;
             n = next;
@@ -48,21 +48,21 @@ static int grow(struct htab *t)
     return 0;
 }
 
-int htab_insert(struct htab *t, struct htab_node *n)
+int d2ev_htab_insert(struct d2ev_htab *t, struct d2ev_htab_node *n)
 {
     if (t->count + 1 > t->nbuckets && grow(t) != 0)
         return -1;
-    n->hash = htab_hash(n->key, n->klen);
-    struct htab_node **slot = &t->buckets[n->hash & (t->nbuckets - 1)];
+    n->hash = d2ev_htab_hash(n->key, n->klen);
+    struct d2ev_htab_node **slot = &t->buckets[n->hash & (t->nbuckets - 1)];
     n->next = *slot;
     *slot = n;
     t->count++;
     return 0;
 }
 
-void htab_remove(struct htab *t, struct htab_node *n)
+void d2ev_htab_remove(struct d2ev_htab *t, struct d2ev_htab_node *n)
 {
-    for (struct htab_node **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p; p = &(*p)->next) {
+    for (struct d2ev_htab_node **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p; p = &(*p)->next) {
         if (*p == n) {
             *p = n->next;
             t->count--;
@@ -71,19 +71,19 @@ void htab_remove(struct htab *t, struct htab_node *n)
     }
 }
 
-void htab_each(struct htab *t, void (*fn)(struct htab_node *n, void *arg), void *arg)
+void d2ev_htab_each(struct d2ev_htab *t, void (*fn)(struct d2ev_htab_node *n, void *arg), void *arg)
 {
     for (size_t i = 0; i < t->nbuckets; i++) {
-        struct htab_node *n = t->buckets[i];
+        struct d2ev_htab_node *n = t->buckets[i];
         while (n) {
-            struct htab_node *next = n->next;
+            struct d2ev_htab_node *next = n->next;
             fn(n, arg);
             n = next;
         }
     }
 }
 
-void htab_free(struct htab *t)
+void d2ev_htab_free(struct d2ev_htab *t)
 {
     free(t->buckets);
     memset(t, 0, sizeof(*t));
