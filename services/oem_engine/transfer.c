@@ -119,10 +119,11 @@ void engine_send(struct op *op, char *auth)
     CURL *h = get_easy(e);
     struct curl_slist *hdrs = NULL;
     bool ok = h != NULL;
-    bool has_accept = false;
+    bool has_accept = false, has_type = false;
     for (size_t i = 0; ok && i < D2EV_OEM_MAX_HEADERS; i++) {
         if (req.headers[i]) {
             has_accept |= strncasecmp(req.headers[i], "Accept:", 7) == 0;
+            has_type |= strncasecmp(req.headers[i], "Content-Type:", 13) == 0;
             ok = append_header(&hdrs, req.headers[i]);
         }
     }
@@ -130,6 +131,8 @@ void engine_send(struct op *op, char *auth)
         ok = append_header(&hdrs, auth);
     if (ok && !has_accept)
         ok = append_header(&hdrs, "Accept: application/json");
+    if (ok && !has_type && strcmp(req.method, "GET") != 0)
+        ok = append_header(&hdrs, "Content-Type:"); /* a bodiless POST is not a form */
     if (ok)
         ok = append_header(&hdrs, "Expect:");
     engine_wipe_free(auth);

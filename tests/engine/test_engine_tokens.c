@@ -322,6 +322,7 @@ static void test_reader_refresh_times_out(void **state)
 /* Per vehicle: 0 asleep, >0 polls left until online, -1 online. */
 static int T[64];
 static int T_never_wakes;
+static int T_typed_commands; /* commands that arrived with a Content-Type */
 
 static void tesla_script(struct srv *s, const struct d2ev_http_request *req,
                          struct d2ev_http_response *resp)
@@ -346,6 +347,7 @@ static void tesla_script(struct srv *s, const struct d2ev_http_request *req,
                       "\"Stopped\", \"charger_power\": 0, \"charge_limit_soc\": 80, "
                       "\"timestamp\": 1795246193000}}}");
     } else if (strstr(p, "/command/")) {
+        T_typed_commands += d2ev_http_header(req, "Content-Type") != NULL;
         if (T[v] >= 0)
             srv_reply(resp, 408, NULL, asleep);
         else
@@ -365,6 +367,7 @@ static void tesla_setup(void)
 {
     memset(T, 0, sizeof(T));
     T_never_wakes = 0;
+    T_typed_commands = 0;
     srv_start(&S, tesla_script, NULL);
     run_init(&R, false);
     run_add(&R, "tesla", &S,
@@ -414,6 +417,7 @@ static void test_tesla_command_wakes_then_retries(void **state)
     /* the flow polled the vehicle (which never wakes it) until online */
     assert_int_equal(R.done[i].requests, 5); /* start, wake_up, 2 polls, start */
     assert_int_equal(run_stats(&R, "tesla").wakes, 1);
+    assert_int_equal(T_typed_commands, 0); /* bodiless POSTs carry no form Content-Type */
     /* now awake: a read works */
     i = tesla_op(D2EV_OEM_OP_READ, "v2", false);
     run_wait_all(&R, 5000);

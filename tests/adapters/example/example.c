@@ -52,9 +52,10 @@ static int ex_build(void *inst, const struct d2ev_oem_call *call, const struct d
     case D2EV_OEM_OP_STOP: {
         int rc = d2ev_kit_request(b->host, req, "POST", b->oauth.base_url, "/cars/", call->vehicle,
                                   "/charging", errbuf, errlen);
-        json_t *body = json_pack("{s:b}", "on", call->op == D2EV_OEM_OP_START);
-        return rc ? (json_decref(body), rc)
-                  : d2ev_kit_json_body(b->host, req, body, errbuf, errlen);
+        if (rc)
+            return rc;
+        bool on = call->op == D2EV_OEM_OP_START;
+        return d2ev_kit_json_body(b->host, req, json_pack("{s:b}", "on", on), errbuf, errlen);
     }
     case D2EV_OEM_OP_REFRESH:
         return d2ev_kit_token_request(b->host, &b->oauth, &token_style, D2EV_KIT_GRANT_REFRESH,
