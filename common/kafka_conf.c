@@ -104,3 +104,12 @@ char *d2ev_msg_key(const rd_kafka_message_t *msg, char *buf, size_t size)
     buf[n] = '\0';
     return buf;
 }
+
+int32_t d2ev_kafka_partition_of(const char *key, int32_t partition_cnt)
+{
+    if (partition_cnt <= 0)
+        return 0;
+    /* librdkafka's own partitioner, so this can never disagree with producers;
+     * it does not use the topic handle */
+    return rd_kafka_msg_partitioner_murmur2(NULL, key, strlen(key), partition_cnt, NULL, NULL);
+}

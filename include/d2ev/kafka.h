@@ -155,6 +155,11 @@ void d2ev_consumer_close(struct d2ev_consumer *c);
 /* The librdkafka handle (borrowed). */
 rd_kafka_t *d2ev_consumer_handle(struct d2ev_consumer *c);
 
+/* The partition d2ev producers put `key` in, for a topic of partition_cnt
+ * partitions (murmur2, as the Java client). Lets a service tell which of its
+ * vehicles belong to revoked partitions. */
+int32_t d2ev_kafka_partition_of(const char *key, int32_t partition_cnt);
+
 /* Key of a message as a NUL-terminated string in buf (truncated; empty if
  * none). Returns buf. */
 char *d2ev_msg_key(const rd_kafka_message_t *msg, char *buf, size_t size);
