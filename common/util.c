@@ -28,6 +28,11 @@ void d2ev_uuid_v4(char out[D2EV_UUID_STR_LEN + 1])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    d2ev_uuid_format(b, out);
+}
+
+void d2ev_uuid_format(const uint8_t b[16], char out[D2EV_UUID_STR_LEN + 1])
+{
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (int i = 0; i < 16; i++) {

@@ -131,10 +131,6 @@ extern const struct d2ev_cfg_entry d2ev_oem_paths_table[];
  * set D2EV_DEFAULT_ADAPTER_DIR). Static string. */
 const char *d2ev_oem_default_adapter_dir(void);
 
-/* Name of enum d2ev_charging_state values ("charging", ...; same as
- * d2ev_charging_state_name in events.h). Static string. */
-const char *d2ev_oem_charging_state_name(int32_t s);
-
 /* The normalised state as a JSON object (only present fields; reported_at as
  * RFC 3339). Returns a new reference. */
 json_t *d2ev_oem_state_to_json(const struct d2ev_oem_state *st);

@@ -17,6 +17,10 @@
 /* Random UUID v4 as 36 lower-case characters + NUL into out[37]. */
 void d2ev_uuid_v4(char out[D2EV_UUID_STR_LEN + 1]);
 
+/* Format 16 bytes as a lower-case 8-4-4-4-12 UUID into out[37] (no version
+ * bits are set: the caller's bytes are used as they are). */
+void d2ev_uuid_format(const uint8_t b[16], char out[D2EV_UUID_STR_LEN + 1]);
+
 /* True when s is a canonical 8-4-4-4-12 hex UUID. */
 bool d2ev_uuid_valid(const char *s);
 

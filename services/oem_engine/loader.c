@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "d2ev/json.h"
+#include "d2ev/events.h"
 #include "d2ev/oem.h"
 #include "d2ev/timefmt.h"
 
@@ -553,13 +554,6 @@ int d2ev_oem_parse(const struct d2ev_oem *o, const struct d2ev_oem_call *call,
 
 /* ------------------------------------------------------------ output */
 
-const char *d2ev_oem_charging_state_name(int32_t s)
-{
-    static const char *const n[] = { "unknown",      "charging", "stopped", "complete",
-                                     "disconnected", "starting", "no_power" };
-    return s >= 0 && s < (int32_t)(sizeof(n) / sizeof(n[0])) ? n[s] : "unknown";
-}
-
 json_t *d2ev_oem_state_to_json(const struct d2ev_oem_state *st)
 {
     json_t *o = json_object();
@@ -572,7 +566,7 @@ json_t *d2ev_oem_state_to_json(const struct d2ev_oem_state *st)
         json_object_set_new(o, "plugged_in", json_boolean(st->plugged_in));
     if (f & D2EV_OEM_F_CHARGING_STATE)
         json_object_set_new(o, "charging_state",
-                            json_string(d2ev_oem_charging_state_name(st->charging_state)));
+                            json_string(d2ev_charging_state_name((enum d2ev_charging_state)st->charging_state)));
     if (f & D2EV_OEM_F_POWER_KW)
         json_object_set_new(o, "power_kw", json_real(st->power_kw));
     if (f & D2EV_OEM_F_BATTERY_KWH)

@@ -241,7 +241,6 @@ void sim_unlock(struct sim_fleet *f, uint32_t idx);
 /* Value of a hex digit (either case), or -1. */
 int sim_hexval(char c);
 bool sim_uuid_parse(const char *s, uint8_t out[16]);
-void sim_uuid_format(const uint8_t b[16], char out[37]);
 
 /* Deterministic hash of the seed, a vehicle, and a salt (e.g. a day). */
 uint64_t sim_hash(uint64_t seed, uint64_t a, uint64_t b);

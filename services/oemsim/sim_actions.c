@@ -14,6 +14,8 @@
 
 #include "sim.h"
 
+#include "d2ev/util.h"
+
 #define SEQ_MASK ((1ULL << 62) - 1)
 
 int sim_actions_init(struct sim_actions *a, uint32_t cap, struct d2ev_err *err)
@@ -99,7 +101,7 @@ void sim_action_id(const struct sim_action *r, char out[37])
     uint8_t b[16];
     put64(b, r->rand);
     put64(b + 8, (r->seq ^ seq_mask(r->rand)) | (1ULL << 63)); /* UUID variant bits 10 */
-    sim_uuid_format(b, out);
+    d2ev_uuid_format(b, out);
 }
 
 bool sim_actions_find(struct sim_actions *a, const char *id, struct sim_action *out)

@@ -152,19 +152,6 @@ bool sim_uuid_parse(const char *s, uint8_t out[16])
     return n == 32;
 }
 
-void sim_uuid_format(const uint8_t b[16], char out[37])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = '\0';
-}
-
 static bool parse_tesla_id(const char *s, uint64_t *out)
 {
     size_t n = strlen(s);
@@ -192,7 +179,7 @@ void sim_vehicle_id_text(const struct sim_vehicle *v, char out[40])
     if (v->oem == SIM_TESLA)
         snprintf(out, 40, "%llu", (unsigned long long)tesla_id(v));
     else
-        sim_uuid_format(v->id, out);
+        d2ev_uuid_format(v->id, out);
 }
 
 void sim_vehicle_vin(const struct sim_params *p, uint32_t idx, char out[18])
@@ -212,7 +199,7 @@ void sim_vehicle_user_id(const struct sim_params *p, uint32_t idx, char out[37])
     memcpy(b + 8, &c, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    sim_uuid_format(b, out);
+    d2ev_uuid_format(b, out);
 }
 
 const char *sim_vehicle_vendor(const struct sim_params *p, uint32_t idx)
