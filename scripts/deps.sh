@@ -10,7 +10,7 @@ set -euo pipefail
 group=${1:-build}
 build_pkgs=(build-essential cmake pkg-config git ca-certificates curl tzdata
             librdkafka-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev
-            libglpk-dev libcmocka-dev libssl-dev)
+            libglpk-dev libcmocka-dev libssl-dev zlib1g-dev)
 test_pkgs=(kcat clang libclang-rt-14-dev chromium nodejs npm python3 procps)
 bench_pkgs=(wrk valgrind)
 
