@@ -8,7 +8,7 @@
 #include "d2ev/timefmt.h"
 
 /* Chart geometry, in SVG user units. */
-#define W      1000.0
+#define W      1040.0
 #define H      440.0
 #define LEFT   64.0
 #define RIGHT  880.0 /* price axis at RIGHT, carbon axis at RIGHT + 60 */
@@ -399,14 +399,15 @@ static void state_bars(struct d2ev_strbuf *sb, const struct d2ev_api_fleet *f)
                        "viewBox=\"0 0 600 %d\" width=\"600\" height=\"%d\" role=\"img\" "
                        "aria-label=\"vehicles by state\">\n",
                        D2EV_API_STATE_COUNT * 28 + 8, D2EV_API_STATE_COUNT * 28 + 8);
-    for (int i = 0; i < D2EV_API_STATE_COUNT; i++) {
+    for (int row = 0; row < D2EV_API_STATE_COUNT; row++) {
+        int i = D2EV_API_STATE_COUNT - 1 - row; /* charging first, unknown last */
         double w = 400.0 * (double)f->by_state[i] / (double)max;
         d2ev_strbuf_printf(sb,
                            "<text x=\"90\" y=\"%d\" text-anchor=\"end\">%s</text>"
                            "<rect class=\"bar\" x=\"100\" y=\"%d\" width=\"%.1f\" height=\"18\"/>"
                            "<text x=\"%.1f\" y=\"%d\">%zu</text>\n",
-                           i * 28 + 20, d2ev_api_state_name((enum d2ev_api_state)i), i * 28 + 6, w,
-                           106 + w, i * 28 + 20, f->by_state[i]);
+                           row * 28 + 20, d2ev_api_state_name((enum d2ev_api_state)i), row * 28 + 6,
+                           w, 106 + w, row * 28 + 20, f->by_state[i]);
     }
     d2ev_strbuf_puts(sb, "</svg>\n");
 }
