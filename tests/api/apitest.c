@@ -32,23 +32,24 @@ json_t *apitest_event(const char *type)
     return d2ev_test_sample_json(type);
 }
 
+const struct apitest_sample apitest_samples[] = {
+    { "vehicle", D2EV_TOPIC_VEHICLES, "v-1" },
+    { "telemetry", D2EV_TOPIC_TELEMETRY, "v-1" },
+    { "schedule", D2EV_TOPIC_SCHEDULES, "v-1" },
+    { "session", D2EV_TOPIC_SESSIONS, "v-1" },
+    { "dispatch", D2EV_TOPIC_DISPATCH, "v-1" },
+    { "notification", D2EV_TOPIC_NOTIFICATIONS, "v-1" },
+    { "registration.result", D2EV_TOPIC_REG_RESULTS, "v-1" },
+    { "forecast", D2EV_TOPIC_FORECASTS, "GB-LON:price" },
+};
+const size_t apitest_nsamples = sizeof(apitest_samples) / sizeof(apitest_samples[0]);
+
 void apitest_load_samples(struct d2ev_api_model *m)
 {
     d2ev_clock_set_manual(D2EV_TEST_T0);
-    static const struct {
-        const char *type, *topic, *key;
-    } events[] = {
-        { "vehicle", D2EV_TOPIC_VEHICLES, "v-1" },
-        { "telemetry", D2EV_TOPIC_TELEMETRY, "v-1" },
-        { "schedule", D2EV_TOPIC_SCHEDULES, "v-1" },
-        { "session", D2EV_TOPIC_SESSIONS, "v-1" },
-        { "dispatch", D2EV_TOPIC_DISPATCH, "v-1" },
-        { "notification", D2EV_TOPIC_NOTIFICATIONS, "v-1" },
-        { "registration.result", D2EV_TOPIC_REG_RESULTS, "v-1" },
-        { "forecast", D2EV_TOPIC_FORECASTS, "GB-LON:price" },
-    };
-    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
-        apitest_apply(m, events[i].topic, events[i].key, apitest_event(events[i].type), 0);
+    for (size_t i = 0; i < apitest_nsamples; i++)
+        apitest_apply(m, apitest_samples[i].topic, apitest_samples[i].key,
+                      apitest_event(apitest_samples[i].type), 0);
     /* the carbon forecast of the same region */
     json_t *carbon = apitest_event("forecast");
     json_object_set_new(carbon, "kind", json_string("carbon"));

@@ -26,6 +26,14 @@
 void apitest_apply(struct d2ev_api_model *m, const char *topic, const char *key, json_t *event,
                    int want_rc);
 
+/* The samples of v-1, one per input topic: the sample event of type, keyed
+ * by key on topic. */
+struct apitest_sample {
+    const char *type, *topic, *key;
+};
+extern const struct apitest_sample apitest_samples[];
+extern const size_t apitest_nsamples;
+
 /* The sample fleet, with the clock set to D2EV_TEST_T0 (manual):
  *   v-1  the sample vehicle with telemetry (charging), schedule v7 (two
  *        windows ahead), a session, a dispatch record, a notification and a

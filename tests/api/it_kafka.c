@@ -37,20 +37,9 @@ static void produce(const char *topic, const char *key, json_t *event)
 
 static void produce_samples(void)
 {
-    static const struct {
-        const char *type, *topic, *key;
-    } events[] = {
-        { "vehicle", D2EV_TOPIC_VEHICLES, "v-1" },
-        { "telemetry", D2EV_TOPIC_TELEMETRY, "v-1" },
-        { "schedule", D2EV_TOPIC_SCHEDULES, "v-1" },
-        { "session", D2EV_TOPIC_SESSIONS, "v-1" },
-        { "dispatch", D2EV_TOPIC_DISPATCH, "v-1" },
-        { "notification", D2EV_TOPIC_NOTIFICATIONS, "v-1" },
-        { "registration.result", D2EV_TOPIC_REG_RESULTS, "v-1" },
-        { "forecast", D2EV_TOPIC_FORECASTS, "GB-LON:price" },
-    };
-    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
-        produce(events[i].topic, events[i].key, d2ev_test_sample_json(events[i].type));
+    for (size_t i = 0; i < apitest_nsamples; i++)
+        produce(apitest_samples[i].topic, apitest_samples[i].key,
+                d2ev_test_sample_json(apitest_samples[i].type));
     json_t *v2 = d2ev_test_sample_json("vehicle");
     json_object_set_new(v2, "vehicle_id", json_string("v-2"));
     produce(D2EV_TOPIC_VEHICLES, "v-2", v2);
