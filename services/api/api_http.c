@@ -487,11 +487,7 @@ static bool known_vehicle(struct ctx *c)
 {
     if (!vehicle_param(c))
         return false;
-    struct d2ev_strbuf sb = D2EV_STRBUF_INIT;
-    bool no_schedule;
-    int rc = d2ev_api_model_schedule(c->api->model, c->param, &sb, &no_schedule);
-    d2ev_strbuf_free(&sb);
-    if (rc != D2EV_OK && !no_schedule) {
+    if (!d2ev_api_model_exists(c->api->model, c->param)) {
         vehicle_not_found(c);
         return false;
     }

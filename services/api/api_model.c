@@ -495,6 +495,14 @@ size_t d2ev_api_model_count(struct d2ev_api_model *m)
     return n;
 }
 
+bool d2ev_api_model_exists(struct d2ev_api_model *m, const char *id)
+{
+    pthread_rwlock_rdlock(&m->lock);
+    bool found = find_visible(m, id) != NULL;
+    pthread_rwlock_unlock(&m->lock);
+    return found;
+}
+
 /* ------------------------------------------------------------ writer */
 
 static int check_key(const char *key, const char *vehicle_id, const char *type,

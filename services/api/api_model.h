@@ -104,6 +104,9 @@ void d2ev_api_model_publish(struct d2ev_api_model *m);
 /* Visible vehicles. */
 size_t d2ev_api_model_count(struct d2ev_api_model *m);
 
+/* True when the vehicle is visible. */
+bool d2ev_api_model_exists(struct d2ev_api_model *m, const char *id);
+
 /* ------------------------------------------------------------ readers */
 
 /* The views below return 0, or D2EV_ERR_NOT_FOUND when the vehicle (region)
