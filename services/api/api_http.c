@@ -195,6 +195,21 @@ static bool parse_page(struct ctx *c, struct d2ev_api_page *p)
     return true;
 }
 
+/* Append the listing filters of this request to a URL in sb, the first one
+ * after sep. Only values of the id alphabet pass (every valid filter value
+ * does), so the URL needs no escaping. */
+static void append_filters(struct ctx *c, struct d2ev_strbuf *sb, char sep)
+{
+    static const char *const keep[] = { "oem", "status", "plug", "state" };
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        const char *v = query(c, keep[i]);
+        if (v && d2ev_api_id_valid(v, 32)) {
+            d2ev_strbuf_printf(sb, "%c%s=%s", sep, keep[i], v);
+            sep = '&';
+        }
+    }
+}
+
 /* oem, status, plug and state, for the vehicle listings. */
 static bool parse_filter(struct ctx *c, struct d2ev_api_filter *f)
 {
@@ -590,12 +605,7 @@ static void ui_fleet(struct ctx *c)
         char cursor[D2EV_API_CURSOR_MAX];
         d2ev_strbuf_printf(&next, "/ui/fleet?cursor=%s",
                            d2ev_api_cursor_after_id(cursor, rows[n - 1].vehicle_id));
-        static const char *const keep[] = { "oem", "status", "plug", "state" };
-        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-            const char *v = query(c, keep[i]);
-            if (v)
-                d2ev_strbuf_printf(&next, "&%s=%s", keep[i], v);
-        }
+        append_filters(c, &next, '&');
     }
     d2ev_api_ui_fleet(&sb, &fleet, alerts.buf ? alerts.buf : "[]", rows, n, more ? next.buf : NULL,
                       c->now);
@@ -778,10 +788,15 @@ static bool ui_admit(struct ctx *c)
                  c->api->ui_cookie_secure ? "; Secure" : "");
         d2ev_http_add_header(c->resp, "Set-Cookie", cookie);
         /* back to the page without the token, built from checked parts only */
-        char location[96] = "/ui/fleet";
-        if (strstr(c->route->info.pattern, "{id}") && c->param_ok)
-            snprintf(location, sizeof(location), "/ui/vehicles/%s", c->param);
-        d2ev_http_add_header(c->resp, "Location", location);
+        struct d2ev_strbuf loc = D2EV_STRBUF_INIT;
+        if (strstr(c->route->info.pattern, "{id}") && c->param_ok) {
+            d2ev_strbuf_printf(&loc, "/ui/vehicles/%s", c->param);
+        } else {
+            d2ev_strbuf_puts(&loc, "/ui/fleet");
+            append_filters(c, &loc, '?');
+        }
+        d2ev_http_add_header(c->resp, "Location", loc.buf ? loc.buf : "/ui/fleet");
+        d2ev_strbuf_free(&loc);
         d2ev_http_respond_text(c->resp, 303, "text/plain; charset=utf-8", "see other\n", 10);
         return false;
     }

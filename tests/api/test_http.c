@@ -514,6 +514,12 @@ static void test_ui_authentication(void **state)
                            "SameSite=Strict\r\n"));
     assert_non_null(strstr(r.headers, "Referrer-Policy: no-referrer"));
     apitest_reply_free(&r);
+    /* the fleet page's filters survive the redirect */
+    r = apitest_raw(&g, "GET", "/ui/fleet?state=paused&token=" APITEST_READ "&oem=tesla", NULL,
+                    NULL, NULL, 0);
+    assert_int_equal(r.status, 303);
+    assert_non_null(strstr(r.headers, "Location: /ui/fleet?oem=tesla&state=paused\r\n"));
+    apitest_reply_free(&r);
     const char *cookie[] = { "Cookie: d2ev_token=" APITEST_READ, NULL };
     r = apitest_raw(&g, "GET", "/ui/vehicles/v-1", NULL, cookie, NULL, 0);
     assert_int_equal(r.status, 200);
