@@ -56,6 +56,11 @@ wait_http() { # url seconds
   return 1
 }
 ms_now() { date +%s%3N; }
+busy_others() { # "name:%cpu ..." of other processes over one second (ours excluded)
+  top -bn2 -d1 -w 200 | awk -v ours=" ${pids[*]} " '
+    /^top -/ { frame++ } frame == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 10 &&
+    index(ours, " " $1 " ") == 0 { printf "%s:%s%% ", $12, $9 }'
+}
 
 # 1. the broker, and the fleet through Kafka
 "$bin/d2ev-devbroker" --address-file="$work/bootstrap" --admin-port=0 --partitions="$partitions" \
@@ -101,11 +106,14 @@ wait_http "http://127.0.0.1:$trivial_port/" 10
 
 run_wrk() { # label url
   export D2EV_BENCH_VEHICLES=$vehicles D2EV_BENCH_TOKEN=$token
+  # other work on the same cores shows in the figures: say what else was busy
+  others=$(busy_others)
   # a short warm-up, then the measurement
   wrk -t"$wrk_threads" -c"$conns" -d3s -s bench/api/schedule.lua "$2" >/dev/null
   wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --latency -s bench/api/schedule.lua "$2" \
     >"$work/wrk-$1.txt"
   grep '^RESULT' "$work/wrk-$1.txt" | sed "s/^RESULT/$1/"
+  echo "other processes above 10 % CPU just before the $1 run: ${others:-none}" >>"$work/load.txt"
 }
 
 echo
@@ -127,4 +135,5 @@ for line in "$api" "$triv"; do
     "${f[max_ms]}" "$((f[non2xx] + f[errors]))"
 done
 echo
+cat "$work/load.txt"
 echo "raw wrk output: $work/wrk-d2ev-api.txt, $work/wrk-trivial.txt"
