@@ -56,10 +56,18 @@ wait_http() { # url seconds
   return 1
 }
 ms_now() { date +%s%3N; }
-busy_others() { # "name:%cpu ..." of other processes over one second (ours excluded)
-  top -bn2 -d1 -w 200 | awk -v ours=" ${pids[*]} " '
-    /^top -/ { frame++ } frame == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 10 &&
-    index(ours, " " $1 " ") == 0 { printf "%s:%s%% ", $12, $9 }'
+others_during() { # top's file: what else used the cores during a run
+  # Processes of other containers on the same host are not listed by top but
+  # do use the cores: report the CPU time no visible process accounts for.
+  awk -v ours=" ${pids[*]} " -v ncpu="$(nproc)" '
+    /^top -/ { frames++ }
+    frames > 1 && /^%Cpu/ { for (i = 1; i <= NF; i++) if ($i ~ /^id,?$/) idle += $(i - 1) }
+    frames > 1 && $1 ~ /^[0-9]+$/ { procs += $9
+      if (index(ours, " " $1 " ") == 0 && $12 != "wrk" && $12 != "top") cpu[$12] += $9 }
+    END { n = frames - 1; if (n < 1) exit
+      for (k in cpu) if (cpu[k] / n > 5) printf "%s:%.0f%% ", k, cpu[k] / n
+      printf "(unattributed, e.g. other containers: %.0f%% of %d00%%)", \
+        (100 - idle / n) * ncpu - procs / n, ncpu }' "$1"
 }
 
 # 1. the broker, and the fleet through Kafka
@@ -106,14 +114,18 @@ wait_http "http://127.0.0.1:$trivial_port/" 10
 
 run_wrk() { # label url
   export D2EV_BENCH_VEHICLES=$vehicles D2EV_BENCH_TOKEN=$token
-  # other work on the same cores shows in the figures: say what else was busy
-  others=$(busy_others)
   # a short warm-up, then the measurement
   wrk -t"$wrk_threads" -c"$conns" -d3s -s bench/api/schedule.lua "$2" >/dev/null
+  # other work on the same cores shows in the figures: record what else ran
+  top -b -d1 -n "$duration" -w 200 >"$work/top-$1.txt" &
+  local top_pid=$!
   wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --latency -s bench/api/schedule.lua "$2" \
     >"$work/wrk-$1.txt"
+  wait "$top_pid" || true
   grep '^RESULT' "$work/wrk-$1.txt" | sed "s/^RESULT/$1/"
-  echo "other processes above 10 % CPU just before the $1 run: ${others:-none}" >>"$work/load.txt"
+  local others
+  others=$(others_during "$work/top-$1.txt")
+  echo "other CPU use during the $1 run: $others" >>"$work/load.txt"
 }
 
 echo
