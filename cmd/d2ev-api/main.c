@@ -1,5 +1,5 @@
 /* d2ev-api: parses flags and environment, then runs the service. */
-#include "skeletons.h"
+#include "api.h"
 
 int main(int argc, char **argv)
 {

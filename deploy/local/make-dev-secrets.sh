@@ -22,7 +22,7 @@ put() { # put FILE VALUE: write once
 
 put credentials-keys "dev1:$(rand 32)"
 put bridge-hmac-secret "$(rand 32)"
-put api-tokens "dev-read-$(rand 12 | tr '+/=' 'xyz'):read,dev-write-$(rand 12 | tr '+/=' 'xyz'):write"
+put api-tokens "dev-read-$(rand 12 | tr '+/=' 'xyz'):read,dev-operator-$(rand 12 | tr '+/=' 'xyz'):operator"
 for oem in smartcar tesla enode; do
     put "oem-$oem-client-secret" "dev-$oem-secret"
 done

@@ -101,6 +101,3 @@ SKELETON(telemetry, 9103, "Polls every registered car and derives charging sessi
 SKELETON(dispatch, 9105, "Pauses and resumes cars on schedule and verifies they obeyed",
          LIST(D2EV_TOPIC_SCHEDULES, D2EV_TOPIC_TELEMETRY, D2EV_TOPIC_CREDENTIALS),
          LIST(D2EV_TOPIC_SCHEDULES, D2EV_TOPIC_CREDENTIALS))
-SKELETON(api, 9106, "Operations HTTP API and schedule views",
-         LIST(D2EV_TOPIC_VEHICLES, D2EV_TOPIC_SCHEDULES, D2EV_TOPIC_SESSIONS, D2EV_TOPIC_DISPATCH),
-         LIST(D2EV_TOPIC_VEHICLES, D2EV_TOPIC_SCHEDULES))
