@@ -213,6 +213,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode in place, except that "%00" stays encoded: libmicrohttpd's
+ * default decodes it and the NUL then silently cuts the path or value short
+ * ("/v1/vehicles/v-1%00/x" would be served as "/v1/vehicles/v-1"). Kept
+ * encoded, it fails every id check instead. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char buf[512];
@@ -258,6 +290,7 @@ struct d2ev_http_server *d2ev_http_server_start(const struct d2ev_http_server_co
         { MHD_OPTION_CONNECTION_LIMIT, conf->conn_limit ? conf->conn_limit : 1024, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s ? conf->timeout_s : 30, NULL },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, s->name },
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL },
         { threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL },
         { MHD_OPTION_END, 0, NULL },
     };

@@ -65,6 +65,16 @@ static void test_routes_limits_and_errors(void **state)
     json_decref(o);
     free(body);
 
+    /* %00 is never decoded into a NUL that would cut the path short */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo%%00/evil?q=a%%20b", port);
+    assert_int_equal(d2ev_test_http("GET", url, NULL, NULL, 0, &body), 404);
+    assert_non_null(strstr(body, "/echo%00/evil"));
+    free(body);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo?q=a%%20b%%2Fc", port);
+    assert_int_equal(d2ev_test_http("GET", url, NULL, NULL, 0, &body), 201);
+    assert_non_null(strstr(body, "\"q\":\"a b/c\""));
+    free(body);
+
     /* a second server on the same port fails with a clear error */
     conf.port = port;
     assert_null(d2ev_http_server_start(&conf, handler, NULL, &err));
