@@ -158,12 +158,7 @@ int d2ev_api_vstatus_parse(const char *s)
 struct d2ev_api_model *d2ev_api_model_create(struct d2ev_err *err)
 {
     struct d2ev_api_model *m = calloc(1, sizeof(*m));
-    if (m) {
-        m->nbuckets = 1024;
-        m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
-    }
-    if (!m || !m->buckets) {
-        free(m);
+    if (!m) {
         d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -187,16 +182,18 @@ static void vehicle_free(struct vehicle *v)
     free(v);
 }
 
+static void free_node(struct d2ev_htab_node *n, void *table)
+{
+    d2ev_htab_remove(table, n);
+    vehicle_free(D2EV_HTAB_ENTRY(n, struct vehicle, node));
+}
+
 void d2ev_api_model_destroy(struct d2ev_api_model *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        for (struct vehicle *v = m->buckets[i], *next; v; v = next) {
-            next = v->next;
-            vehicle_free(v);
-        }
-    }
+    d2ev_htab_each(&m->vehicles, free_node, &m->vehicles);
+    d2ev_htab_free(&m->vehicles);
     for (size_t i = 0; i < m->nregions; i++) {
         d2ev_forecast_clear(&m->regions[i].f[0]);
         d2ev_forecast_clear(&m->regions[i].f[1]);
@@ -205,7 +202,6 @@ void d2ev_api_model_destroy(struct d2ev_api_model *m)
     for (size_t i = 0; i < m->nalerts; i++)
         blob_unref(m->alerts[i].b);
     free(m->regions);
-    free(m->buckets);
     free(m->idx);
     free(m->pending);
     pthread_rwlock_destroy(&m->lock);
@@ -213,24 +209,6 @@ void d2ev_api_model_destroy(struct d2ev_api_model *m)
 }
 
 /* ------------------------------------------------------------ lookup */
-
-static void grow_buckets(struct d2ev_api_model *m)
-{
-    size_t n = m->nbuckets * 2;
-    struct vehicle **nb = calloc(n, sizeof(*nb));
-    if (!nb)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        for (struct vehicle *v = m->buckets[i], *next; v; v = next) {
-            next = v->next;
-            v->next = nb[v->hash & (n - 1)];
-            nb[v->hash & (n - 1)] = v;
-        }
-    }
-    free(m->buckets);
-    m->buckets = nb;
-    m->nbuckets = n;
-}
 
 /* Under the write lock. */
 static struct vehicle *get_or_add(struct d2ev_api_model *m, const char *id)
@@ -242,23 +220,19 @@ static struct vehicle *get_or_add(struct d2ev_api_model *m, const char *id)
     if (!v)
         return NULL;
     d2ev_strlcpy(v->id, id, sizeof(v->id));
-    v->hash = hash_str(id);
-    if (m->nentries >= m->nbuckets)
-        grow_buckets(m);
-    v->next = m->buckets[v->hash & (m->nbuckets - 1)];
-    m->buckets[v->hash & (m->nbuckets - 1)] = v;
-    m->nentries++;
+    v->node.key = v->id;
+    v->node.klen = strlen(v->id);
+    if (d2ev_htab_insert(&m->vehicles, &v->node) != 0) {
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
 /* Under the write lock: unlink v from the table and the index, and free it. */
 static void remove_vehicle(struct d2ev_api_model *m, struct vehicle *v)
 {
-    struct vehicle **pp = &m->buckets[v->hash & (m->nbuckets - 1)];
-    while (*pp != v)
-        pp = &(*pp)->next;
-    *pp = v->next;
-    m->nentries--;
+    d2ev_htab_remove(&m->vehicles, &v->node);
     if (v->listed) {
         size_t i = idx_lower_bound(m, v->id);
         if (i < m->nidx && m->idx[i] == v) {

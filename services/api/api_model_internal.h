@@ -17,6 +17,7 @@
 #include "d2ev/strbuf.h"
 
 #include "api_model.h"
+#include "d2ev/htab.h"
 
 /* Immutable JSON text shared by the current view and a history item. Only the
  * writer changes refs, under the write lock. */
@@ -65,8 +66,7 @@ struct sched {
 enum { H_SCHEDULES = 0, H_SESSIONS, H_DISPATCH, H_NOTES, H_RESULTS, H_COUNT };
 
 struct vehicle {
-    struct vehicle *next; /* hash chain */
-    uint64_t hash;
+    struct d2ev_htab_node node; /* in d2ev_api_model.vehicles, keyed by id */
     char id[D2EV_VEHICLE_ID_MAX + 1];
     bool visible; /* has a vehicle record */
     bool listed;  /* in the sorted index (else pending, when visible) */
@@ -110,8 +110,7 @@ struct alert {
 struct d2ev_api_model {
     pthread_rwlock_t lock;
     /* every entry, visible or held, by id */
-    struct vehicle **buckets;
-    size_t nbuckets, nentries;
+    struct d2ev_htab vehicles;
     /* visible vehicles sorted by id, and those not yet merged in */
     struct vehicle **idx;
     size_t nidx, capidx;
@@ -128,22 +127,13 @@ struct d2ev_api_model {
 
 static inline uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return d2ev_htab_hash(s, strlen(s));
 }
 
 static inline struct vehicle *find(const struct d2ev_api_model *m, const char *id)
 {
-    uint64_t h = hash_str(id);
-    for (struct vehicle *v = m->buckets[h & (m->nbuckets - 1)]; v; v = v->next) {
-        if (v->hash == h && strcmp(v->id, id) == 0)
-            return v;
-    }
-    return NULL;
+    struct d2ev_htab_node *n = d2ev_htab_find(&m->vehicles, id, strlen(id));
+    return n ? D2EV_HTAB_ENTRY(n, struct vehicle, node) : NULL;
 }
 
 static inline struct vehicle *find_visible(const struct d2ev_api_model *m, const char *id)

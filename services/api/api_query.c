@@ -354,27 +354,37 @@ static void add_cost(struct d2ev_api_fleet *f, const struct sched *s)
     f->cost[i].expected_cost += s->expected_cost;
 }
 
+struct fleet_walk {
+    struct d2ev_api_fleet *f;
+    int64_t now;
+};
+
+static void fleet_one(struct d2ev_htab_node *n, void *arg)
+{
+    struct fleet_walk *w = arg;
+    const struct vehicle *v = D2EV_HTAB_ENTRY(n, struct vehicle, node);
+    struct d2ev_api_fleet *f = w->f;
+    if (!v->visible)
+        return;
+    f->vehicles++;
+    f->by_vstatus[v->status == D2EV_VEHICLE_SUSPENDED]++;
+    f->by_state[state_of(v, w->now)]++;
+    if (v->has_sched) {
+        f->with_schedule++;
+        f->by_schedule_status[v->s.status]++;
+        f->baseline_carbon_g += v->s.baseline_carbon_g;
+        f->expected_carbon_g += v->s.expected_carbon_g;
+        add_cost(f, &v->s);
+    }
+}
+
 int d2ev_api_model_fleet(struct d2ev_api_model *m, int64_t now, struct d2ev_api_fleet *f,
                          size_t recent, struct d2ev_strbuf *alerts)
 {
     memset(f, 0, sizeof(*f));
     pthread_rwlock_rdlock(&m->lock);
-    for (size_t b = 0; b < m->nbuckets; b++) {
-        for (const struct vehicle *v = m->buckets[b]; v; v = v->next) {
-            if (!v->visible)
-                continue;
-            f->vehicles++;
-            f->by_vstatus[v->status == D2EV_VEHICLE_SUSPENDED]++;
-            f->by_state[state_of(v, now)]++;
-            if (v->has_sched) {
-                f->with_schedule++;
-                f->by_schedule_status[v->s.status]++;
-                f->baseline_carbon_g += v->s.baseline_carbon_g;
-                f->expected_carbon_g += v->s.expected_carbon_g;
-                add_cost(f, &v->s);
-            }
-        }
-    }
+    struct fleet_walk walk = { f, now };
+    d2ev_htab_each(&m->vehicles, fleet_one, &walk);
     size_t shown = 0;
     d2ev_strbuf_puts(alerts, "[");
     for (size_t i = m->nalerts; i-- > 0;) {
