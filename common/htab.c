@@ -62,7 +62,8 @@ int d2ev_htab_insert(struct d2ev_htab *t, struct d2ev_htab_node *n)
 
 void d2ev_htab_remove(struct d2ev_htab *t, struct d2ev_htab_node *n)
 {
-    for (struct d2ev_htab_node **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p; p = &(*p)->next) {
+    for (struct d2ev_htab_node **p = &t->buckets[n->hash & (t->nbuckets - 1)]; *p;
+         p = &(*p)->next) {
         if (*p == n) {
             *p = n->next;
             t->count--;
@@ -81,6 +82,39 @@ void d2ev_htab_each(struct d2ev_htab *t, void (*fn)(struct d2ev_htab_node *n, vo
             n = next;
         }
     }
+}
+
+/* Advance it to the first node at or after bucket b. */
+static void seek(const struct d2ev_htab *t, struct d2ev_htab_iter *it, size_t b)
+{
+    it->next = NULL;
+    for (; b < t->nbuckets; b++) {
+        if (t->buckets[b]) {
+            it->bucket = b;
+            it->next = t->buckets[b];
+            return;
+        }
+    }
+    it->bucket = t->nbuckets;
+}
+
+struct d2ev_htab_node *d2ev_htab_first(const struct d2ev_htab *t, struct d2ev_htab_iter *it)
+{
+    seek(t, it, 0);
+    return d2ev_htab_next(t, it);
+}
+
+struct d2ev_htab_node *d2ev_htab_next(const struct d2ev_htab *t, struct d2ev_htab_iter *it)
+{
+    struct d2ev_htab_node *cur = it->next;
+    if (!cur)
+        return NULL;
+    /* step past cur now, so the caller may remove it */
+    if (cur->next)
+        it->next = cur->next;
+    else
+        seek(t, it, it->bucket + 1);
+    return cur;
 }
 
 void d2ev_htab_free(struct d2ev_htab *t)

@@ -49,7 +49,18 @@ int d2ev_htab_insert(struct d2ev_htab *t, struct d2ev_htab_node *n);
 void d2ev_htab_remove(struct d2ev_htab *t, struct d2ev_htab_node *n);
 
 /* Call fn on every node; fn may remove the node it is given. */
-void d2ev_htab_each(struct d2ev_htab *t, void (*fn)(struct d2ev_htab_node *n, void *arg), void *arg);
+void d2ev_htab_each(struct d2ev_htab *t, void (*fn)(struct d2ev_htab_node *n, void *arg),
+                    void *arg);
+
+/* Iteration that allows removing the node just returned (not inserting):
+ *   struct d2ev_htab_iter it;
+ *   for (n = d2ev_htab_first(&t, &it); n; n = d2ev_htab_next(&t, &it)) ...  */
+struct d2ev_htab_iter {
+    size_t bucket;               /* bucket of `next` */
+    struct d2ev_htab_node *next; /* the node to return next, or NULL */
+};
+struct d2ev_htab_node *d2ev_htab_first(const struct d2ev_htab *t, struct d2ev_htab_iter *it);
+struct d2ev_htab_node *d2ev_htab_next(const struct d2ev_htab *t, struct d2ev_htab_iter *it);
 
 /* Free the bucket array (not the entries). */
 void d2ev_htab_free(struct d2ev_htab *t);

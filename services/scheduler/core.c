@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "d2ev/htab.h"
 #include "d2ev/log.h"
 #include "d2ev/metrics.h"
 #include "d2ev/tz.h"
@@ -36,6 +37,7 @@ void sched_config_default(struct sched_config *c)
 }
 
 struct veh {
+    struct d2ev_htab_node node; /* in sched_core.vehicles, keyed by id */
     char id[D2EV_VEHICLE_ID_MAX + 1];
     int32_t partition;
     bool known, deleted, schedule_exists;
@@ -87,9 +89,7 @@ struct sched_core {
     void *opaque;
     bool live;
     double share;
-    /* open-addressing map id -> veh */
-    struct veh **map;
-    size_t cap, count;
+    struct d2ev_htab vehicles; /* id -> struct veh */
     /* vehicles to plan */
     struct veh **queue;
     size_t nqueue, capqueue;
@@ -102,44 +102,18 @@ struct sched_core {
 
 /* ------------------------------------------------------------ the map */
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
+#define VEH(n) D2EV_HTAB_ENTRY(n, struct veh, node)
+/* for each vehicle v of core c; v may be forgotten inside the body. The
+ * outer loop runs once and only holds the iterator; break leaves both. */
+#define FOR_EACH_VEH(c, v)                                                                         \
+    for (struct d2ev_htab_iter it_ = { 0 }, *once_ = &it_; once_; once_ = NULL)                    \
+        for (struct d2ev_htab_node *n_ = d2ev_htab_first(&(c)->vehicles, &it_);                    \
+             n_ && ((v) = VEH(n_), 1); n_ = d2ev_htab_next(&(c)->vehicles, &it_))
 
 static struct veh *find(const struct sched_core *c, const char *id)
 {
-    if (!c->cap)
-        return NULL;
-    for (size_t i = hash(id) & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        if (!c->map[i])
-            return NULL;
-        if (!strcmp(c->map[i]->id, id))
-            return c->map[i];
-    }
-}
-
-static int grow(struct sched_core *c)
-{
-    size_t ncap = c->cap ? c->cap * 2 : 1024;
-    struct veh **nm = calloc(ncap, sizeof(*nm));
-    if (!nm)
-        return D2EV_ERR_NOMEM;
-    for (size_t i = 0; i < c->cap; i++) {
-        if (!c->map[i])
-            continue;
-        size_t j = hash(c->map[i]->id) & (ncap - 1);
-        while (nm[j])
-            j = (j + 1) & (ncap - 1);
-        nm[j] = c->map[i];
-    }
-    free(c->map);
-    c->map = nm;
-    c->cap = ncap;
-    return D2EV_OK;
+    struct d2ev_htab_node *n = d2ev_htab_find(&c->vehicles, id, strlen(id));
+    return n ? VEH(n) : NULL;
 }
 
 static struct veh *get_or_create(struct sched_core *c, const char *id, int32_t partition)
@@ -150,41 +124,26 @@ static struct veh *get_or_create(struct sched_core *c, const char *id, int32_t p
             v->partition = partition;
         return v;
     }
-    if ((c->count + 1) * 10 > c->cap * 7 && grow(c))
-        return NULL;
     v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
     snprintf(v->id, sizeof(v->id), "%s", id);
     v->partition = partition;
     v->notified_status = -1;
-    size_t i = hash(id) & (c->cap - 1);
-    while (c->map[i])
-        i = (i + 1) & (c->cap - 1);
-    c->map[i] = v;
-    c->count++;
-    d2ev_metric_set(c->m_vehicles, (double)c->count);
+    v->node.key = v->id;
+    v->node.klen = strlen(v->id);
+    if (d2ev_htab_insert(&c->vehicles, &v->node) != 0) {
+        free(v);
+        return NULL;
+    }
+    d2ev_metric_set(c->m_vehicles, (double)c->vehicles.count);
     return v;
 }
 
-/* Remove from the map (backward-shift deletion) and the queue, then free. */
+/* Remove from the map and the queue, then free. */
 static void forget(struct sched_core *c, struct veh *v)
 {
-    size_t i = hash(v->id) & (c->cap - 1);
-    while (c->map[i] != v)
-        i = (i + 1) & (c->cap - 1);
-    c->map[i] = NULL;
-    for (size_t j = (i + 1) & (c->cap - 1); c->map[j]; j = (j + 1) & (c->cap - 1)) {
-        size_t home = hash(c->map[j]->id) & (c->cap - 1);
-        /* move back if its home is not within (i, j] cyclically */
-        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!between) {
-            c->map[i] = c->map[j];
-            c->map[j] = NULL;
-            i = j;
-        }
-    }
-    c->count--;
+    d2ev_htab_remove(&c->vehicles, &v->node);
     if (v->queued) {
         size_t k = 0;
         for (size_t q = 0; q < c->nqueue; q++)
@@ -194,7 +153,7 @@ static void forget(struct sched_core *c, struct veh *v)
     }
     free(v->windows);
     free(v);
-    d2ev_metric_set(c->m_vehicles, (double)c->count);
+    d2ev_metric_set(c->m_vehicles, (double)c->vehicles.count);
 }
 
 static void mark(struct sched_core *c, struct veh *v, unsigned reasons)
@@ -229,7 +188,7 @@ struct sched_core *sched_core_create(const struct sched_config *cfg,
     c->opaque = opaque;
     c->share = 1;
     c->forecasts = forecast_store_create(&cfg->limits);
-    if (!c->forecasts || grow(c)) {
+    if (!c->forecasts) {
         sched_core_destroy(c);
         return NULL;
     }
@@ -262,13 +221,13 @@ void sched_core_destroy(struct sched_core *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->cap; i++) {
-        if (c->map[i]) {
-            free(c->map[i]->windows);
-            free(c->map[i]);
-        }
+    struct d2ev_htab_iter it;
+    for (struct d2ev_htab_node *n = d2ev_htab_first(&c->vehicles, &it); n;
+         n = d2ev_htab_next(&c->vehicles, &it)) {
+        free(VEH(n)->windows);
+        free(VEH(n));
     }
-    free(c->map);
+    d2ev_htab_free(&c->vehicles);
     free(c->queue);
     for (size_t i = 0; i < c->nsites; i++)
         free(c->sites[i].limits_kw);
@@ -284,7 +243,7 @@ void sched_core_set_capacity_share(struct sched_core *c, double share)
 
 size_t sched_core_vehicle_count(const struct sched_core *c)
 {
-    return c->count;
+    return c->vehicles.count;
 }
 
 size_t sched_core_dirty_count(const struct sched_core *c)
@@ -600,9 +559,10 @@ int sched_core_on_forecast(struct sched_core *c, const struct d2ev_forecast *f, 
     if (rc != FORECAST_STORED)
         return rc;
     size_t n = 0;
-    for (size_t i = 0; i < c->cap; i++) {
-        struct veh *v = c->map[i];
-        if (v && v->known && v->plugged && !strcmp(v->region, f->region)) {
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (v->known && v->plugged && !strcmp(v->region, f->region)) {
             mark(c, v, SCHED_R_FORECAST);
             n++;
         }
@@ -649,9 +609,10 @@ int sched_core_on_capacity(struct sched_core *c, const struct d2ev_capacity *cap
     sc->n = cap->n;
     sc->start = cap->start;
     sc->slot_ms = (int64_t)cap->slot_minutes * 60000;
-    for (size_t i = 0; i < c->cap; i++) {
-        struct veh *v = c->map[i];
-        if (v && v->known && v->plugged && !strcmp(v->site_id, cap->site_id))
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (v->known && v->plugged && !strcmp(v->site_id, cap->site_id))
             mark(c, v, SCHED_R_CAPACITY);
     }
     return D2EV_OK;
@@ -660,14 +621,13 @@ int sched_core_on_capacity(struct sched_core *c, const struct d2ev_capacity *cap
 void sched_core_drop_partition(struct sched_core *c, int32_t partition)
 {
     size_t dropped = 0;
-    for (size_t i = 0; i < c->cap;) {
-        struct veh *v = c->map[i];
-        if (v && v->partition == partition) {
-            forget(c, v); /* shifts later entries into slot i: look at it again */
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (v->partition == partition) {
+            forget(c, v); /* the iterator has already stepped past v */
             dropped++;
-            continue;
         }
-        i++;
     }
     if (dropped)
         d2ev_log_info("vehicles handed over", D2EV_LF_INT("partition", partition),
@@ -676,9 +636,10 @@ void sched_core_drop_partition(struct sched_core *c, int32_t partition)
 
 void sched_core_tick(struct sched_core *c, int64_t now)
 {
-    for (size_t i = 0; i < c->cap; i++) {
-        struct veh *v = c->map[i];
-        if (!v || !v->known || !v->plugged || !v->has_plan || v->queued)
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (!v->known || !v->plugged || !v->has_plan || v->queued)
             continue;
         if (v->status != D2EV_SCHED_NOT_PLUGGED && v->ready_by <= now)
             mark(c, v, SCHED_R_DEADLINE);
@@ -883,9 +844,12 @@ static int plan_site(struct sched_core *c, const struct site_cap *sc, int64_t no
 {
     size_t nv = 0, capv = 64;
     struct veh **vs = malloc(capv * sizeof(*vs));
-    for (size_t i = 0; vs && i < c->cap; i++) {
-        struct veh *v = c->map[i];
-        if (!v || !v->known || !v->plugged || !v->has_soc || v->vstatus != D2EV_VEHICLE_ACTIVE ||
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (!vs)
+            break;
+        if (!v->known || !v->plugged || !v->has_soc || v->vstatus != D2EV_VEHICLE_ACTIVE ||
             strcmp(v->site_id, sc->site_id))
             continue;
         if (nv == capv) {
@@ -999,12 +963,11 @@ out:
 /* At go-live: tombstone the schedules of vehicles deregistered while we were down. */
 static int settle_deleted(struct sched_core *c)
 {
-    for (size_t i = 0; i < c->cap;) {
-        struct veh *v = c->map[i];
-        if (!v || !v->deleted) {
-            i++;
+    struct veh *v;
+    FOR_EACH_VEH(c, v)
+    {
+        if (!v->deleted)
             continue;
-        }
         if (v->schedule_exists) {
             int rc = c->ops.tombstone(c->opaque, v->id);
             if (rc)
