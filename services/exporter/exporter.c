@@ -34,9 +34,9 @@
 #include "d2ev/strbuf.h"
 #include "d2ev/topics.h"
 #include "export_report.h"
+#include "ingest.h"
 #include "layout.h"
 #include "quiet.h"
-#include "row.h"
 #include "writer.h"
 
 #define SERVICE         "exporter"
@@ -225,75 +225,6 @@ static int reject(struct exporter *X, const rd_kafka_message_t *msg, const char 
     return rc;
 }
 
-/* What the batch needs of a decoded record. */
-struct rec {
-    char type[D2EV_TYPE_MAX + 1];
-    char vehicle_id[D2EV_VEHICLE_ID_MAX + 1];
-    int64_t ts;
-};
-
-/* Decode msg's value with its topic's strict decoder. Returns 0, or
- * D2EV_ERR_INVALID with err naming the field. */
-static int decode(int topic, const rd_kafka_message_t *msg, struct rec *r, struct d2ev_err *err)
-{
-    union {
-        struct d2ev_session s;
-        struct d2ev_dispatch d;
-        struct d2ev_schedule sc;
-        struct d2ev_telemetry t;
-    } u;
-    const struct d2ev_envelope *env = NULL;
-    const char *vid = NULL;
-    int rc;
-    switch (topic) {
-    case EXP_TOPIC_SESSIONS:
-        rc = d2ev_session_decode(msg->payload, msg->len, &u.s, err);
-        env = &u.s.env, vid = u.s.vehicle_id;
-        break;
-    case EXP_TOPIC_DISPATCH:
-        rc = d2ev_dispatch_decode(msg->payload, msg->len, &u.d, err);
-        env = &u.d.env, vid = u.d.vehicle_id;
-        break;
-    case EXP_TOPIC_SCHEDULES:
-        rc = d2ev_schedule_decode(msg->payload, msg->len, &u.sc, err);
-        env = &u.sc.env, vid = u.sc.vehicle_id;
-        break;
-    default:
-        rc = d2ev_telemetry_decode(msg->payload, msg->len, &u.t, err);
-        env = &u.t.env, vid = u.t.vehicle_id;
-        break;
-    }
-    if (rc == D2EV_OK) {
-        snprintf(r->type, sizeof(r->type), "%s", env->type);
-        snprintf(r->vehicle_id, sizeof(r->vehicle_id), "%s", vid);
-        r->ts = env->ts;
-    }
-    if (topic == EXP_TOPIC_SCHEDULES)
-        d2ev_schedule_clear(&u.sc);
-    return rc;
-}
-
-/* True when rows at offset of p are already in a file (found after a restart
- * or a rebalance, before any new row of p). */
-static bool already_exported(struct exporter *X, struct exp_part *p, int64_t offset, int64_t day)
-{
-    if (offset <= p->skip_last)
-        return true;
-    if (!p->probe)
-        return false;
-    int64_t last = -1;
-    struct d2ev_err err;
-    if (exp_find_covering(X->root, day, exp_topic_names[p->topic], p->partition, offset, &last,
-                          &err) != D2EV_OK)
-        d2ev_log_warn("cannot look for exported files", D2EV_LF_STR("error", err.msg));
-    if (last >= 0) {
-        p->skip_last = last;
-        return true;
-    }
-    p->probe = false; /* files continue from the committed offset without gaps */
-    return false;
-}
-
 static int handle(struct exporter *X, const rd_kafka_message_t *msg, int64_t now)
 {
     int topic = exp_topic_index(rd_kafka_topic_name(msg->rkt));
@@ -302,51 +233,24 @@ static int handle(struct exporter *X, const rd_kafka_message_t *msg, int64_t now
         return topic < 0 ? D2EV_OK : D2EV_ERR_NOMEM;
     if (!p->assigned)
         return D2EV_OK;
-    struct d2ev_err err = { 0 };
-    struct rec r;
-    char key[D2EV_VEHICLE_ID_MAX + 2];
-    d2ev_msg_key(msg, key, sizeof(key));
-    int rc = D2EV_OK;
-    d2ev_strbuf_reset(&X->line);
-    if (!msg->payload) {
-        /* schedules are compacted: a tombstone is a deregistered vehicle's erasure */
-        if (topic != EXP_TOPIC_SCHEDULES)
-            return reject(X, msg, "empty record (a tombstone) on a topic that has none");
-        if (!key[0] || strlen(key) > D2EV_VEHICLE_ID_MAX ||
-            strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-") !=
-                strlen(key))
-            return reject(X, msg, "tombstone without a valid vehicle id key");
-        rd_kafka_timestamp_type_t tt;
-        int64_t kts = rd_kafka_message_timestamp(msg, &tt);
-        snprintf(r.type, sizeof(r.type), "tombstone");
-        snprintf(r.vehicle_id, sizeof(r.vehicle_id), "%s", key);
-        r.ts = kts >= 0 ? kts : 0; /* a pure function of the record, like every row's day */
-        rc = exp_row_tombstone(&X->line, exp_topic_names[topic], msg->partition, msg->offset, key,
-                               r.ts, &err);
-    } else {
-        if (decode(topic, msg, &r, &err) != D2EV_OK)
-            return reject(X, msg, err.msg);
-        if (strcmp(key, r.vehicle_id) != 0) {
-            char reason[200];
-            snprintf(reason, sizeof(reason), "key \"%.64s\" does not match vehicle_id \"%.64s\"",
-                     key, r.vehicle_id);
-            return reject(X, msg, reason);
-        }
-        rc = exp_row_event(&X->line, exp_topic_names[topic], msg->partition, msg->offset,
-                           msg->payload, msg->len, &err);
-        if (rc == D2EV_ERR_INVALID)
-            return reject(X, msg, err.msg);
-    }
-    if (rc)
-        return rc;
-    int64_t day = exp_day_of(r.ts);
-    if (already_exported(X, p, msg->offset, day)) {
+    char key[D2EV_VEHICLE_ID_MAX + 2], reason[D2EV_ERR_MSG_MAX];
+    rd_kafka_timestamp_type_t tt;
+    struct exp_record r = {
+        .topic = topic,
+        .partition = msg->partition,
+        .offset = msg->offset,
+        .key = d2ev_msg_key(msg, key, sizeof(key)),
+        .value = msg->payload,
+        .len = msg->payload ? msg->len : 0,
+        .kafka_ts = rd_kafka_message_timestamp(msg, &tt),
+    };
+    enum exp_ingest_result res;
+    int rc = exp_ingest(&X->batch, p, X->root, &X->line, &r, now, &res, reason, sizeof(reason));
+    if (rc == D2EV_OK && res == EXP_INGEST_REJECTED)
+        return reject(X, msg, reason);
+    if (rc == D2EV_OK && res == EXP_INGEST_SKIPPED)
         d2ev_metric_inc(X->m_skipped);
-        return D2EV_OK;
-    }
-    int64_t held = r.ts < now ? r.ts : now;
-    return exp_batch_add(&X->batch, p, msg->offset, day, held, r.type, r.vehicle_id, r.ts,
-                         X->line.buf, X->line.len);
+    return rc;
 }
 
 /* ------------------------------------------------------------ commits */
@@ -365,15 +269,16 @@ static void collect_commit(struct exp_part *p, void *arg)
 }
 
 /* Commit, per partition, the offset before which every record is in a
- * durable file or the dead-letter topic. Dead letters are delivered first. */
-static int commit(struct exporter *X)
+ * durable file or the dead-letter topic. Dead letters are delivered first,
+ * waiting up to flush_ms. */
+static int commit(struct exporter *X, int flush_ms)
 {
     struct commit_arg c = { rd_kafka_topic_partition_list_new(16) };
     exp_batch_each(&X->batch, collect_commit, &c);
     int rc = D2EV_OK;
     if (c.list->cnt > 0) {
         struct d2ev_err err;
-        if ((rc = d2ev_producer_flush(X->producer, 30000, &err)) != D2EV_OK) {
+        if ((rc = d2ev_producer_flush(X->producer, flush_ms, &err)) != D2EV_OK) {
             d2ev_log_error("cannot deliver dead letters; offsets not committed",
                            D2EV_LF_STR("error", err.msg));
         } else {
@@ -430,28 +335,14 @@ static int flush(struct exporter *X, enum exp_flush_reason reason)
                        D2EV_LF_STR("error", err.msg));
         return rc;
     }
-    size_t n = 0;
-    struct exp_chunk **chunks = exp_batch_chunks(&X->batch, &n);
-    if (!chunks && X->batch.rows)
-        return D2EV_ERR_NOMEM;
     struct exp_write_result res = { 0 };
     int64_t days[64];
     size_t ndays = 0;
-    for (size_t i = 0; i < n && rc == D2EV_OK;) {
-        size_t j = i;
-        while (j < n && chunks[j]->day == chunks[i]->day)
-            j++;
-        rc = exp_write_day(X->root, (int)X->cfg->gzip_level, chunks[i]->day, chunks + i, j - i,
-                           &res, &err);
-        if (rc)
-            d2ev_log_error("cannot write export files; rows kept for a retry",
-                           D2EV_LF_STR("error", err.msg));
-        if (ndays < sizeof(days) / sizeof(days[0]))
-            days[ndays++] = chunks[i]->day;
-        i = j;
-    }
-    free(chunks);
-    exp_batch_prune(&X->batch);
+    rc = exp_write_batch(X->root, (int)X->cfg->gzip_level, &X->batch, &res, days,
+                         sizeof(days) / sizeof(days[0]), &ndays, &err);
+    if (rc)
+        d2ev_log_error("cannot write export files; rows kept for a retry",
+                       D2EV_LF_STR("error", err.msg));
     for (int t = 0; t < EXP_NTOPICS; t++)
         d2ev_metric_add(X->m_rows[t], (double)res.rows_by_topic[t]);
     d2ev_metric_add(X->m_files, (double)res.files);
@@ -467,7 +358,7 @@ static int flush(struct exporter *X, enum exp_flush_reason reason)
                   D2EV_LF_INT("already_exported", res.skipped_rows),
                   D2EV_LF_INT("bytes", res.bytes), D2EV_LF_INT("raw_bytes", res.raw_bytes),
                   D2EV_LF_DBL("seconds", secs), D2EV_LF_BOOL("complete", rc == D2EV_OK));
-    int crc = commit(X);
+    int crc = commit(X, 30000);
     if (rc == D2EV_OK && reason == EXP_FLUSH_QUIET && X->cfg->report_auto)
         write_reports(X, days, ndays);
     return rc ? rc : crc;
@@ -682,7 +573,7 @@ static int exporter_run(struct d2ev_service *svc, void *config)
         sample(X, now);
         maybe_flush(X, now);
         if (d2ev_clock_mono_ms() >= X->next_commit)
-            commit(X);
+            commit(X, 30000);
         bool ready = d2ev_consumer_caught_up(X->consumer) && !X->paused;
         d2ev_service_set_ready(svc, ready,
                                X->paused ? "cannot write export files; inputs paused"
@@ -691,7 +582,7 @@ static int exporter_run(struct d2ev_service *svc, void *config)
     /* Shutdown: write nothing more (the rows held are read again after the
      * restart), commit what is durable, leave the group. */
     if (X->consumer) {
-        commit(X);
+        commit(X, 5000); /* inside the shutdown deadline */
         d2ev_consumer_close(X->consumer);
     }
     d2ev_producer_destroy(X->producer);

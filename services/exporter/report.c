@@ -365,7 +365,7 @@ static int read_day(struct report *r, const char *root, struct d2ev_err *err)
 /* ------------------------------------------------------------ output */
 
 struct issues {
-    const char *name;
+    char name[D2EV_VEHICLE_ID_MAX + 1]; /* the vehicle id, or the OEM */
     char oem[D2EV_OEM_MAX + 1];
     uint64_t vehicles, commands, failed, alerts, zombies, eternals, rate_limited;
 };
@@ -428,7 +428,7 @@ static void collect_vehicle(struct d2ev_htab_node *n, void *arg)
     struct vehicle *v = D2EV_HTAB_ENTRY(n, struct vehicle, node);
     struct issues *i = &c->v[c->n++];
     memset(i, 0, sizeof(*i));
-    i->name = v->id;
+    snprintf(i->name, sizeof(i->name), "%s", v->id);
     snprintf(i->oem, sizeof(i->oem), "%s", v->oem[0] ? v->oem : "unknown");
     i->vehicles = 1;
     i->commands = exp_strset_count(&v->commands);
@@ -461,7 +461,7 @@ static int rank(struct report *r, json_t *out)
             o = strcmp(oems[k].name, v->oem) ? NULL : &oems[k];
         if (!o) {
             o = &oems[noem++];
-            o->name = v->oem;
+            snprintf(o->name, sizeof(o->name), "%s", v->oem);
         }
         o->vehicles += has_issues(v);
         o->commands += v->commands;

@@ -170,3 +170,27 @@ int exp_write_day(const char *root, int level, int64_t day, struct exp_chunk *co
     exp_dir_unlock(lock);
     return rc;
 }
+
+int exp_write_batch(const char *root, int level, struct exp_batch *b, struct exp_write_result *res,
+                    int64_t *days, size_t max_days, size_t *ndays, struct d2ev_err *err)
+{
+    size_t n = 0, nd = 0;
+    struct exp_chunk **chunks = exp_batch_chunks(b, &n);
+    if (!chunks && b->rows)
+        return d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory listing the rows held");
+    int rc = D2EV_OK;
+    for (size_t i = 0; i < n && rc == D2EV_OK;) { /* sorted by day first */
+        size_t j = i;
+        while (j < n && chunks[j]->day == chunks[i]->day)
+            j++;
+        rc = exp_write_day(root, level, chunks[i]->day, chunks + i, j - i, res, err);
+        if (days && nd < max_days)
+            days[nd++] = chunks[i]->day;
+        i = j;
+    }
+    free(chunks);
+    exp_batch_prune(b);
+    if (ndays)
+        *ndays = nd;
+    return rc;
+}

@@ -43,6 +43,13 @@ struct exp_write_result {
 int exp_write_day(const char *root, int level, int64_t day, struct exp_chunk *const *chunks,
                   size_t n, struct exp_write_result *res, struct d2ev_err *err);
 
+/* Write every chunk held in b, day by day (exp_write_day), then free the
+ * written ones. Up to max_days distinct days written to go to days[]
+ * (*ndays counts them; days may be NULL). Stops at the first failing day;
+ * its chunks and those after it stay held. Returns 0 or that day's error. */
+int exp_write_batch(const char *root, int level, struct exp_batch *b, struct exp_write_result *res,
+                    int64_t *days, size_t max_days, size_t *ndays, struct d2ev_err *err);
+
 /* The last offset of the data file of (topic, partition) in day's directory
  * that holds `offset`, or -1 in *last when there is none. Returns 0 or
  * D2EV_ERR_IO. */

@@ -2,6 +2,7 @@
 #include "exp_fixture.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,19 +127,9 @@ struct exp_write_result fx_flush(struct exp_batch *b, const char *root)
 {
     struct exp_write_result res;
     memset(&res, 0, sizeof(res));
-    size_t n = 0;
-    struct exp_chunk **v = exp_batch_chunks(b, &n);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && v[j]->day == v[i]->day)
-            j++;
-        struct d2ev_err err = { 0 };
-        if (exp_write_day(root, 6, v[i]->day, v + i, j - i, &res, &err) != 0)
-            fail_msg("write_day: %s", err.msg);
-        i = j;
-    }
-    free(v);
-    exp_batch_prune(b);
+    struct d2ev_err err = { 0 };
+    if (exp_write_batch(root, 6, b, &res, NULL, 0, NULL, &err) != 0)
+        fail_msg("write: %s", err.msg);
     return res;
 }
 
@@ -195,4 +186,88 @@ json_t *fx_read_rows(const char *root)
     }
     json_decref(files);
     return rows;
+}
+
+/* ------------------------------------------------------------ integration */
+
+void fx_exporter_start(struct fx_exporter *e, const char *tmp, const char *name,
+                       const char *bootstrap, const char *root, const char *const *extra)
+{
+    memset(e, 0, sizeof(*e));
+    e->port = d2ev_test_free_port();
+    size_t n = 0;
+    snprintf(e->argbuf[n++], sizeof(e->argbuf[0]), "--kafka-brokers=%s", bootstrap);
+    snprintf(e->argbuf[n++], sizeof(e->argbuf[0]), "--admin-port=%d", e->port);
+    snprintf(e->argbuf[n++], sizeof(e->argbuf[0]), "--export-dir=%s", root);
+    snprintf(e->argbuf[n++], sizeof(e->argbuf[0]), "--instance-id=%s", name);
+    for (const char *const *a = extra; a && *a && n < 24; a++)
+        snprintf(e->argbuf[n++], sizeof(e->argbuf[0]), "%s", *a);
+    for (size_t i = 0; i < n; i++)
+        e->argv[i] = e->argbuf[i];
+    e->argv[n] = NULL;
+    d2ev_test_spawn(&e->proc, tmp, name, d2ev_test_bin("d2ev-exporter"), e->argv, NULL);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", e->port);
+    if (!d2ev_test_wait_http(url, 200, 60000))
+        fail_msg("%s not ready (see %s)", name, e->proc.log_path);
+}
+
+double fx_metric(const struct fx_exporter *e, const char *name)
+{
+    char url[128], *body = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", e->port);
+    if (d2ev_test_http("GET", url, NULL, NULL, 0, &body) != 200) {
+        free(body);
+        return NAN;
+    }
+    double v = NAN;
+    size_t len = strlen(name);
+    for (char *line = body; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strncmp(line, name, len) && line[len] == ' ') {
+            v = strtod(line + len + 1, NULL);
+            break;
+        }
+    }
+    free(body);
+    return v;
+}
+
+void fx_produce(const char *bootstrap, const char *topic, const char *const *keys,
+                const char *const *values, const size_t *lens, size_t n)
+{
+    struct d2ev_kafka_conf kc = { .brokers = bootstrap, .client_id = "exp-test" };
+    struct d2ev_err err = { 0 };
+    struct d2ev_producer *p = d2ev_producer_create(&kc, &err);
+    if (!p)
+        fail_msg("producer: %s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = values[i] ? (lens ? lens[i] : strlen(values[i])) : 0;
+        if (d2ev_producer_send(p, topic, keys[i], values[i], len, &err) != 0)
+            fail_msg("produce to %s: %s", topic, err.msg);
+    }
+    if (d2ev_producer_flush(p, 30000, &err) != 0)
+        fail_msg("produce to %s: %s", topic, err.msg);
+    d2ev_producer_destroy(p);
+}
+
+void fx_committed(const char *bootstrap, const char *group, const char *topic, int64_t *out,
+                  int nparts)
+{
+    char errstr[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, errstr, sizeof(errstr));
+    rd_kafka_conf_set(c, "group.id", group, errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, errstr, sizeof(errstr));
+    if (!rk)
+        fail_msg("consumer: %s", errstr);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int i = 0; i < nparts; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, i);
+    if (rd_kafka_committed(rk, parts, 10000))
+        fail_msg("cannot read committed offsets of %s", group);
+    for (int i = 0; i < nparts; i++)
+        out[i] = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_destroy(rk);
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "d2ev_test.h"
+#include "writer.h"
 #include "d2ev/events.h"
 
 #define FX_HOUR 3600000LL
@@ -48,3 +50,32 @@ json_t *fx_read_rows(const char *root);
 json_t *fx_data_files(const char *root);
 
 #endif
+
+/* ------------------------------------------------------------ integration */
+
+/* A d2ev-exporter process. */
+struct fx_exporter {
+    struct d2ev_test_proc proc;
+    int port;
+    char argbuf[24][256];
+    const char *argv[25];
+};
+
+/* Start d2ev-exporter on bootstrap writing under root, with extra flags
+ * (NULL-terminated, may be NULL), and wait until /readyz says it has its
+ * partitions. Output goes to <tmp>/<name>.log. */
+void fx_exporter_start(struct fx_exporter *e, const char *tmp, const char *name,
+                       const char *bootstrap, const char *root, const char *const *extra);
+
+/* The value of an unlabelled metric on the exporter's /metrics, or NAN. */
+double fx_metric(const struct fx_exporter *e, const char *name);
+
+/* Produce n records (values[i] NULL = tombstone; lens may be NULL for text)
+ * and wait for delivery. */
+void fx_produce(const char *bootstrap, const char *topic, const char *const *keys,
+                const char *const *values, const size_t *lens, size_t n);
+
+/* The committed offsets of group on each of nparts partitions of topic
+ * (-1 when none). */
+void fx_committed(const char *bootstrap, const char *group, const char *topic, int64_t *out,
+                  int nparts);
