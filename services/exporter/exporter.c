@@ -71,11 +71,11 @@ static const struct d2ev_cfg_entry exporter_table[] = {
       "flush at once when the rows held reach this many bytes (memory use is up to about twice "
       "this)",
       1024, 17179869184.0 },
-    { "max-age-s", D2EV_CFG_INT, F(max_age_s), "86400",
-      "flush, quiet or not, when the oldest row held is this old (its event time, or when it "
-      "was read if that is earlier)",
+    { "max-age-s", D2EV_CFG_INT, F(max_age_s), "93600",
+      "flush, quiet or not, once caught up, when the oldest row held is this old (its event "
+      "time, or when it was read if that is earlier)",
       60, 2592000 },
-    { "flush-interval-s", D2EV_CFG_INT, F(flush_interval_s), "3600",
+    { "flush-interval-s", D2EV_CFG_INT, F(flush_interval_s), "14400",
       "at least this long between two quiet or age flushes (full flushes are not limited)", 0,
       86400 },
     { "quiet-hours", D2EV_CFG_STR, F(quiet_hours), "01:00-05:00",

@@ -111,7 +111,9 @@ enum exp_flush_reason exp_policy_decide(const struct exp_policy *p, const struct
         return EXP_FLUSH_NONE;
     if (exp_policy_quiet(p, s))
         return EXP_FLUSH_QUIET;
-    if (s->oldest != INT64_MAX && s->now - s->oldest >= p->max_age_ms)
+    /* old rows, but only once caught up: behind, reading on fills the batch */
+    if (s->oldest != INT64_MAX && s->now - s->oldest >= p->max_age_ms && s->lag >= 0 &&
+        s->lag <= p->max_lag)
         return EXP_FLUSH_AGE;
     return EXP_FLUSH_NONE;
 }

@@ -14,9 +14,13 @@
  *         idle. Lag alone cannot say this: an exporter that keeps up has no
  *         lag at the busiest hour;
  *   - "age":   when the oldest row held is older than max-age, whatever the
- *     time and load, so nothing is held for ever.
+ *     time and load, so nothing is held for ever; but only once the exporter
+ *     has caught up (lag at most quiet-max-lag). While it is behind (after
+ *     downtime, reading old records) reading on fills the batch, and "full"
+ *     writes large files; an exporter that can never catch up fills batches
+ *     the same way, since quiet-max-lag is far below batch-rows.
  * Quiet and age flushes are at least flush-interval apart, so a quiet night
- * gives a few large files rather than one per poll; full flushes are not
+ * gives one large flush rather than one per poll; full flushes are not
  * limited.
  *
  * Everything here is a pure function of its inputs (time comes in as

@@ -190,11 +190,17 @@ static void test_decide_full_quiet_age(void **state)
     /* ... but not while the producers are busy, the exporter lags, or either is unknown */
     s.rate = 6;
     assert_false(exp_policy_quiet(&p, &s));
-    s.rate = 0.5;
-    s.lag = 101;
     assert_int_equal(exp_policy_decide(&p, &s), EXP_FLUSH_AGE); /* 13 h old > 6 h */
+    s.rate = 0.5;
+    s.lag = 101; /* behind: reading on fills the batch; old rows wait for that */
+    assert_int_equal(exp_policy_decide(&p, &s), EXP_FLUSH_NONE);
+    s.lag = 100;
+    assert_int_equal(exp_policy_decide(&p, &s), EXP_FLUSH_QUIET);
+    s.rate = 6;
+    assert_int_equal(exp_policy_decide(&p, &s), EXP_FLUSH_AGE);
     s.oldest = d2ev_clock_now_ms() - HOUR;
     assert_int_equal(exp_policy_decide(&p, &s), EXP_FLUSH_NONE);
+    s.rate = 0.5;
     s.lag = -1;
     assert_false(exp_policy_quiet(&p, &s));
     s.lag = 0;
