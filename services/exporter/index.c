@@ -22,57 +22,27 @@ int exp_listing_add(struct exp_listing *l, const char *name, const struct exp_fi
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
-        struct exp_file_id *ni = realloc(l->ids, cap * sizeof(*ni));
-        if (ni)
-            l->ids = ni;
-        char(*nn)[EXP_NAME_MAX] = ni ? realloc(l->names, cap * sizeof(*nn)) : NULL;
-        if (!nn)
+        struct exp_listed *nv = realloc(l->v, cap * sizeof(*nv));
+        if (!nv)
             return D2EV_ERR_NOMEM;
-        l->names = nn;
+        l->v = nv;
         l->cap = cap;
     }
-    l->ids[l->n] = *id;
-    snprintf(l->names[l->n], EXP_NAME_MAX, "%s", name);
+    l->v[l->n].id = *id;
+    snprintf(l->v[l->n].name, EXP_NAME_MAX, "%s", name);
     l->n++;
     return D2EV_OK;
 }
 
 void exp_listing_clear(struct exp_listing *l)
 {
-    free(l->ids);
-    free(l->names);
+    free(l->v);
     memset(l, 0, sizeof(*l));
 }
 
-static struct exp_listing *sort_ctx;
-
-static int cmp_index(const void *a, const void *b)
+static int cmp_listed(const void *a, const void *b)
 {
-    return strcmp(sort_ctx->names[*(const size_t *)a], sort_ctx->names[*(const size_t *)b]);
-}
-
-/* Sort l by name (a permutation, so ids and names stay paired). */
-static int listing_sort(struct exp_listing *l)
-{
-    size_t *perm = malloc((l->n + 1) * sizeof(*perm));
-    struct exp_listing out = { 0 };
-    if (!perm)
-        return D2EV_ERR_NOMEM;
-    for (size_t i = 0; i < l->n; i++)
-        perm[i] = i;
-    sort_ctx = l;
-    qsort(perm, l->n, sizeof(*perm), cmp_index);
-    for (size_t i = 0; i < l->n; i++) {
-        if (exp_listing_add(&out, l->names[perm[i]], &l->ids[perm[i]]) != D2EV_OK) {
-            exp_listing_clear(&out);
-            free(perm);
-            return D2EV_ERR_NOMEM;
-        }
-    }
-    free(perm);
-    exp_listing_clear(l);
-    *l = out;
-    return D2EV_OK;
+    return strcmp(((const struct exp_listed *)a)->name, ((const struct exp_listed *)b)->name);
 }
 
 int exp_listing_read(struct exp_listing *l, const char *dir, bool remove_temps,
@@ -100,8 +70,8 @@ int exp_listing_read(struct exp_listing *l, const char *dir, bool remove_temps,
         }
     }
     closedir(d);
-    if (rc == D2EV_OK && listing_sort(l) != D2EV_OK)
-        rc = d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory listing %s", dir);
+    if (rc == D2EV_OK && l->n)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_listed);
     if (rc != D2EV_OK)
         exp_listing_clear(l);
     return rc;
@@ -301,12 +271,13 @@ int exp_index_update(const char *dir, const char *date, const struct exp_listing
     json_t *files = json_array();
     int rc = D2EV_OK;
     for (i = 0; i < l->n && rc == D2EV_OK; i++) {
-        json_t *entry = fresh ? json_object_get(fresh, l->names[i]) : NULL;
+        const struct exp_listed *f = &l->v[i];
+        json_t *entry = fresh ? json_object_get(fresh, f->name) : NULL;
         if (!entry)
-            entry = json_object_get(known, l->names[i]);
+            entry = json_object_get(known, f->name);
         if (entry)
             json_array_append(files, entry);
-        else if ((entry = entry_from_file(dir, l->names[i], &l->ids[i], err)))
+        else if ((entry = entry_from_file(dir, f->name, &f->id, err)))
             json_array_append_new(files, entry);
         else
             rc = err ? err->code : D2EV_ERR_IO;

@@ -32,9 +32,12 @@
 #include "layout.h"
 
 /* The data files of a directory. */
+struct exp_listed {
+    struct exp_file_id id;
+    char name[EXP_NAME_MAX];
+};
 struct exp_listing {
-    struct exp_file_id *ids;
-    char (*names)[EXP_NAME_MAX];
+    struct exp_listed *v;
     size_t n, cap;
 };
 

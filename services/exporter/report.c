@@ -337,25 +337,25 @@ static int read_day(struct report *r, const char *root, struct d2ev_err *err)
     if ((rc = exp_listing_read(&lp, prev, false, err)) == D2EV_OK) {
         r->schedules_only = true;
         for (size_t i = 0; rc == D2EV_OK && i < lp.n; i++) {
-            if (!strcmp(lp.ids[i].topic, exp_topic_names[EXP_TOPIC_SCHEDULES]))
-                rc = read_file(r, prev, lp.names[i], EXP_TOPIC_SCHEDULES, err);
+            if (!strcmp(lp.v[i].id.topic, exp_topic_names[EXP_TOPIC_SCHEDULES]))
+                rc = read_file(r, prev, lp.v[i].name, EXP_TOPIC_SCHEDULES, err);
         }
         r->schedules_only = false;
         exp_listing_clear(&lp);
     }
     for (size_t i = 0; rc == D2EV_OK && i < l.n; i++) {
-        int t = exp_topic_index(l.ids[i].topic);
+        int t = exp_topic_index(l.v[i].id.topic);
         if (t >= 0 && t != EXP_TOPIC_TELEMETRY)
-            rc = read_file(r, dir, l.names[i], t, err);
+            rc = read_file(r, dir, l.v[i].name, t, err);
     }
     json_t *index = exp_index_load(dir, NULL);
     for (size_t i = 0; rc == D2EV_OK && i < l.n; i++) {
-        if (exp_topic_index(l.ids[i].topic) != EXP_TOPIC_TELEMETRY)
+        if (exp_topic_index(l.v[i].id.topic) != EXP_TOPIC_TELEMETRY)
             continue;
-        if (file_needed(r, index, l.names[i]))
-            rc = read_file(r, dir, l.names[i], EXP_TOPIC_TELEMETRY, err);
+        if (file_needed(r, index, l.v[i].name))
+            rc = read_file(r, dir, l.v[i].name, EXP_TOPIC_TELEMETRY, err);
         else /* rows of a file skipped for the OEM look-up still count */
-            count_from_index(r, index, l.names[i]);
+            count_from_index(r, index, l.v[i].name);
     }
     json_decref(index);
     exp_listing_clear(&l);

@@ -16,7 +16,7 @@ static const struct exp_file_id *covering(const struct exp_listing *l, const cha
                                           int32_t partition, int64_t offset)
 {
     for (size_t i = 0; i < l->n; i++) {
-        const struct exp_file_id *f = &l->ids[i];
+        const struct exp_file_id *f = &l->v[i].id;
         if (f->partition == partition && f->first <= offset && offset <= f->last &&
             !strcmp(f->topic, topic))
             return f;
