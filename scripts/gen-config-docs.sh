@@ -37,4 +37,9 @@ section() { # mode(common|own) binary
     echo
     section own "$b" | cat -s
   done
-} >"$out"
+} >"$out.tmp"
+# A development build's default adapter directory is inside its build tree;
+# write it as <build>/adapters so the page does not depend on where one built.
+build_dir=$(cd "$bin/.." && pwd)
+sed "s#${build_dir}/adapters#<build>/adapters#g" "$out.tmp" >"$out"
+rm -f "$out.tmp"

@@ -16,6 +16,8 @@
 #include "d2ev/topics.h"
 #include "d2ev/util.h"
 
+#include "export_report.h"
+
 #include "api_cursor.h"
 #include "api_render.h"
 #include "api_text.h"
@@ -393,6 +395,43 @@ static void get_forecast(struct ctx *c)
     respond_json(c, &sb);
 }
 
+/* GET /v1/reports/daily/{date}: the exporter's maintenance report of a UTC day. */
+static void get_report(struct ctx *c)
+{
+    if (!c->api->export_dir || !*c->api->export_dir) {
+        fail(c, 404, "reports_not_configured",
+             "daily reports need the exporter's directory: set D2EV_EXPORT_DIR for d2ev-api");
+        return;
+    }
+    struct d2ev_err err = { 0 };
+    json_t *report =
+        c->param_ok ? d2ev_export_report_get(c->api->export_dir, c->param, &err) : NULL;
+    if (!c->param_ok || (!report && err.code == D2EV_ERR_INVALID)) {
+        fail(c, 400, "invalid_date", "date: want YYYY-MM-DD");
+        return;
+    }
+    if (!report && err.code == D2EV_ERR_NOT_FOUND) {
+        fail(c, 404, "report_not_found", "no exported data for %s", c->param);
+        return;
+    }
+    if (!report) {
+        d2ev_log_error("cannot build the daily report", D2EV_LF_STR("date", c->param),
+                       D2EV_LF_STR("error", err.msg));
+        fail(c, 500, "internal", "the report could not be built");
+        return;
+    }
+    char *text = json_dumps(report, JSON_COMPACT);
+    json_decref(report);
+    if (!text) {
+        fail(c, 500, "internal", "out of memory");
+        return;
+    }
+    struct d2ev_strbuf sb = D2EV_STRBUF_INIT;
+    d2ev_strbuf_puts(&sb, text);
+    free(text);
+    respond_json(c, &sb);
+}
+
 static void get_fleet(struct ctx *c)
 {
     struct d2ev_api_fleet f;
@@ -654,6 +693,7 @@ static const struct route routes[] = {
     { { "GET", "/v1/forecasts/{region}", D2EV_API_PERM_READ, false, "" }, get_forecast },
     { { "GET", "/v1/fleet/summary", D2EV_API_PERM_READ, false, "" }, get_fleet },
     { { "GET", "/v1/alerts", D2EV_API_PERM_READ, false, PAGE }, get_alerts },
+    { { "GET", "/v1/reports/daily/{date}", D2EV_API_PERM_READ, false, "" }, get_report },
     { { "GET", "/ui/fleet", D2EV_API_PERM_READ, true, "cursor token " FILTERS }, ui_fleet },
     { { "GET", "/ui/vehicles/{id}", D2EV_API_PERM_READ, true, "token" }, ui_vehicle },
 };

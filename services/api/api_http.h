@@ -38,6 +38,7 @@ struct d2ev_api {
     struct d2ev_api_sink sink;
     bool ui_public;        /* serve /ui without a token (local demo only) */
     bool ui_cookie_secure; /* mark the UI's token cookie Secure (HTTPS only) */
+    const char *export_dir; /* d2ev-exporter's files, for daily reports; NULL = none */
     int64_t (*now)(void);  /* NULL = d2ev_clock_now_ms */
 };
 

@@ -23,6 +23,7 @@ struct api_config {
     const char *api_tokens;
     bool ui_public;
     bool ui_cookie_secure;
+    const char *export_dir;
     int64_t write_timeout_ms;
 };
 
@@ -42,6 +43,8 @@ static const struct d2ev_cfg_entry config_table[] = {
       "serve /ui without a token (local demo only: anyone who reaches the port sees the fleet)" },
     { "ui-cookie-secure", D2EV_CFG_BOOL, C(ui_cookie_secure), "false",
       "mark the UI's token cookie Secure (set when the UI is served over HTTPS)" },
+    { "export-dir", D2EV_CFG_STR, C(export_dir), NULL,
+      "d2ev-exporter's directory (read-only), to serve GET /v1/reports/daily/{date}" },
     { "write-timeout-ms", D2EV_CFG_INT, C(write_timeout_ms), "10000",
       "how long boost and replan wait for Kafka before answering 503", 500, 120000 },
     D2EV_CFG_END,
@@ -182,6 +185,7 @@ static int run(struct d2ev_service *svc, void *config)
         .sink = { sink_send, r.producer },
         .ui_public = cfg->ui_public,
         .ui_cookie_secure = cfg->ui_cookie_secure,
+        .export_dir = cfg->export_dir,
     };
     struct d2ev_http_server_conf hc = {
         .name = "api",

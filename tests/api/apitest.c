@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 
@@ -95,11 +96,27 @@ void apitest_start(struct apitest_server *s, bool ui_public)
         fail_msg("tokens: %s", err.msg);
     pthread_mutex_init(&s->lock, NULL);
     s->sent = json_array();
+    /* an exporter directory with one day's report, as d2ev-exporter writes it */
+    snprintf(s->export_dir, sizeof(s->export_dir), "%s", d2ev_test_tmpdir("api-export"));
+    char day[600];
+    snprintf(day, sizeof(day), "%s/2026", s->export_dir);
+    mkdir(day, 0755);
+    snprintf(day, sizeof(day), "%s/2026/11", s->export_dir);
+    mkdir(day, 0755);
+    snprintf(day, sizeof(day), "%s/2026/11/21", s->export_dir);
+    mkdir(day, 0755);
+    snprintf(day, sizeof(day), "%s/2026/11/21/report.json", s->export_dir);
+    FILE *f = fopen(day, "w");
+    if (!f)
+        fail_msg("cannot write %s", day);
+    fputs("{\"date\":\"" APITEST_REPORT_DATE "\",\"vehicles\":[]}\n", f);
+    fclose(f);
     s->api = (struct d2ev_api){
         .model = s->model,
         .tokens = &s->tokens,
         .sink = { fake_send, s },
         .ui_public = ui_public,
+        .export_dir = s->export_dir,
     };
     struct d2ev_http_server_conf hc = {
         .name = "api-test", .bind_addr = "127.0.0.1", .port = 0, .max_body = 4096, .threads = 4

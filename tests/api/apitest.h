@@ -22,6 +22,9 @@
 #define APITEST_APP      "app-token-0123456789abcdef"
 #define APITEST_TOKENS   APITEST_READ ":read," APITEST_OPERATOR ":operator," APITEST_APP ":app"
 
+/* The day whose exporter report the in-process server can serve. */
+#define APITEST_REPORT_DATE "2026-11-21"
+
 /* Apply one event (stolen; NULL = tombstone) and assert rc. */
 void apitest_apply(struct d2ev_api_model *m, const char *topic, const char *key, json_t *event,
                    int want_rc);
@@ -53,6 +56,7 @@ struct apitest_server {
     int port;
     pthread_mutex_t lock;
     json_t *sent;   /* [{"topic","key","value"(parsed)}] */
+    char export_dir[512]; /* holds the daily report of APITEST_REPORT_DATE */
     int fail_sends; /* the next N sends fail */
 };
 

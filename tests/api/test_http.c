@@ -109,7 +109,10 @@ static void test_auth_and_roles(void **state)
         const char *open = strchr(routes[i].pattern, '{');
         if (open)
             snprintf(path, sizeof(path), "%.*s%s%s", (int)(open - routes[i].pattern),
-                     routes[i].pattern, strstr(open, "{region}") == open ? "GB-LON" : "v-1",
+                     routes[i].pattern,
+                     strstr(open, "{region}") == open ? "GB-LON"
+                     : strstr(open, "{date}") == open ? APITEST_REPORT_DATE
+                                                      : "v-1",
                      strchr(open, '}') + 1);
         else
             snprintf(path, sizeof(path), "%s", routes[i].pattern);
@@ -247,6 +250,23 @@ static void test_pagination(void **state)
         snprintf(id, sizeof(id), "p-%03d", i);
         apitest_apply(g.model, D2EV_TOPIC_VEHICLES, id, NULL, 0);
     }
+}
+
+static void test_daily_report(void **state)
+{
+    json_t *j = apitest_get_json(&g, "/v1/reports/daily/" APITEST_REPORT_DATE, APITEST_READ, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "date")), APITEST_REPORT_DATE);
+    json_decref(j);
+    expect("GET", "/v1/reports/daily/2026-11-22", APITEST_READ, 404, "report_not_found");
+    expect("GET", "/v1/reports/daily/yesterday", APITEST_READ, 400, "invalid_date");
+    expect("GET", "/v1/reports/daily/2026-13-40", APITEST_READ, 400, "invalid_date");
+    /* decoded, the traversal is extra path segments: no route, never a file */
+    expect("GET", "/v1/reports/daily/..%2F..%2Fetc", APITEST_READ, 404, "not_found");
+    const char *dir = g.api.export_dir;
+    g.api.export_dir = NULL;
+    expect("GET", "/v1/reports/daily/" APITEST_REPORT_DATE, APITEST_READ, 404,
+           "reports_not_configured");
+    g.api.export_dir = dir;
 }
 
 static void test_unknown_ids_and_routes(void **state)
@@ -562,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_every_read_endpoint),
         cmocka_unit_test(test_auth_and_roles),
         cmocka_unit_test(test_pagination),
+        cmocka_unit_test(test_daily_report),
         cmocka_unit_test(test_unknown_ids_and_routes),
         cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_boost),
