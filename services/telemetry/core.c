@@ -289,8 +289,8 @@ static void oem_metrics(struct oem_q *q)
     }
     snprintf(labels, sizeof(labels), "oem=\"%s\"", q->name);
     q->m_429 = d2ev_metric_counter("d2ev_telemetry_rate_limited_total",
-                                   "Reads the OEM answered 429 (the vehicle then waits for "
-                                   "Retry-After)",
+                                   "Reads that ended rate-limited: the vehicle then waits for "
+                                   "Retry-After (d2ev_oem_rate_limited_total counts every 429)",
                                    labels);
     q->m_stopped = d2ev_metric_counter("d2ev_telemetry_stopped_total",
                                        "Vehicles no longer polled after a permanent error "
@@ -506,12 +506,32 @@ struct park_ctx {
     int64_t now;
 };
 
+static void session_ctx(const struct tel_core *c, const struct tel_vehicle *v,
+                        struct tel_session_ctx *x)
+{
+    *x = (struct tel_session_ctx){
+        .vehicle_id = v->id,
+        .region = tel_core_region(c, v),
+        .battery_kwh = v->battery_kwh,
+        .max_power_kw = v->max_power_kw,
+        .sched = v->sched,
+        .fc = c->fc,
+    };
+}
+
+static void emit_session(void *arg, const struct d2ev_session *s);
+
 static void park_one(struct d2ev_htab_node *node, void *arg)
 {
     struct park_ctx *p = arg;
     struct tel_vehicle *v = entry(node);
     if (!in_parts(v->partition, p->parts, p->n) || (v->flags & TV_PARKED))
         return;
+    if (v->flags & TV_PUBLISHED) {
+        struct tel_session_ctx x;
+        session_ctx(p->c, v, &x);
+        tel_session_checkpoint(&v->sess, &x, &v->last, emit_session, p->c);
+    }
     unqueue(p->c, v);
     v->flags |= TV_PARKED;
     v->flags &= ~TV_HAS_CREDS; /* the credentials view forgets them too; replay restores */
@@ -750,14 +770,8 @@ static void on_state(struct tel_core *c, struct oem_q *q, struct tel_vehicle *v,
         d2ev_log_error("cannot publish a sample", D2EV_LF_STR("vehicle_id", v->id));
     c->stats.samples++;
     d2ev_metric_inc(c->m_published);
-    struct tel_session_ctx x = {
-        .vehicle_id = v->id,
-        .region = tel_core_region(c, v),
-        .battery_kwh = v->battery_kwh,
-        .max_power_kw = v->max_power_kw,
-        .sched = v->sched,
-        .fc = c->fc,
-    };
+    struct tel_session_ctx x;
+    session_ctx(c, v, &x);
     tel_session_feed(&v->sess, &c->cfg.session, &x, (v->flags & TV_HAS_SAMPLE) ? &v->last : NULL,
                      &p, emit_session, c);
     v->last = p;

@@ -420,6 +420,16 @@ void tel_session_feed(struct tel_session *s, const struct tel_session_conf *c,
                    changed ? (sc ? "charging" : "not charging") : NULL, emit, arg);
 }
 
+bool tel_session_checkpoint(struct tel_session *s, const struct tel_session_ctx *x,
+                            const struct tel_point *last, tel_session_emit_fn emit, void *arg)
+{
+    if (!(s->flags & TS_OPEN) || last->t <= s->last_event_at)
+        return false;
+    emit_event(s, x, D2EV_SESSION_UPDATE, D2EV_ANOMALY_NONE, last->t, 0, last->soc, "handover",
+               emit, arg);
+    return true;
+}
+
 void tel_session_restore(struct tel_session *s, const struct d2ev_session *ev,
                          struct tel_point *last)
 {

@@ -123,6 +123,12 @@ void tel_session_feed(struct tel_session *s, const struct tel_session_conf *c,
                       const struct tel_session_ctx *x, const struct tel_point *prev,
                       const struct tel_point *cur, tel_session_emit_fn emit, void *arg);
 
+/* Send an update for an open session whose last sample (last) is newer than
+ * its last event, so whoever takes the vehicle over (after a rebalance or a
+ * restart) resumes from exact figures. Returns true when one was sent. */
+bool tel_session_checkpoint(struct tel_session *s, const struct tel_session_ctx *x,
+                            const struct tel_point *last, tel_session_emit_fn emit, void *arg);
+
 /* Restore from the last event telemetry sent for the vehicle (after a
  * restart or when the vehicle moved here from another replica). An unplug
  * leaves no open session. Fills *last with the sample the event describes

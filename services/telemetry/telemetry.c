@@ -507,9 +507,10 @@ static int load_oems(struct telemetry *T, struct tel_oem_info *info)
             .burst = set->burst,
         };
         T->oems[T->noems++] = o;
-        d2ev_log_info("OEM adapter loaded", D2EV_LF_STR("oem", name),
-                      D2EV_LF_DBL("rate_per_s", set->rate_per_s),
-                      D2EV_LF_BOOL("per_vehicle_tokens", info[T->noems - 1].per_vehicle_tokens));
+        d2ev_log_info(
+            "OEM adapter loaded", D2EV_LF_STR("oem", name),
+            D2EV_LF_DBL("rate_per_s", set->rate_per_s),
+            D2EV_LF_BOOL("per_vehicle_credentials", info[T->noems - 1].per_vehicle_tokens));
     }
     if (!T->noems) {
         d2ev_log_error("--oems: no OEM adapter to load");

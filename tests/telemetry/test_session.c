@@ -434,6 +434,25 @@ static void test_restore_continues_the_session(void **state)
     car_done(&c);
 }
 
+/* Handing a vehicle over sends its figures as of the last sample, once. */
+static void test_checkpoint_on_handover(void **state)
+{
+    struct car c;
+    car_init(&c, 60, 6);
+    feed(&c, AT(18, 0), D2EV_CHG_CHARGING, 40, 0, 6, 80);
+    feed(&c, AT(18, 10), D2EV_CHG_CHARGING, 41.7, 1.0, 6, 80);
+    int n = c.rec.n;
+    assert_true(tel_session_checkpoint(&c.s, &c.ctx, &c.last, capture, &c.rec));
+    assert_int_equal(c.rec.n, n + 1);
+    const struct d2ev_session *e = &c.rec.ev[n];
+    assert_int_equal(e->event, D2EV_SESSION_UPDATE);
+    assert_int_equal(e->at, AT(18, 10));
+    assert_float_equal(e->energy_kwh, 1.0, 1e-3);
+    assert_string_equal(e->detail, "handover");
+    assert_false(tel_session_checkpoint(&c.s, &c.ctx, &c.last, capture, &c.rec));
+    car_done(&c);
+}
+
 static void test_forecast_mean_over_slots_and_fallback(void **state)
 {
     struct tel_forecasts *fc = forecasts();
@@ -486,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_eternal_by_duration_and_by_energy),
         cmocka_unit_test(test_replug_between_polls),
         cmocka_unit_test(test_restore_continues_the_session),
+        cmocka_unit_test(test_checkpoint_on_handover),
         cmocka_unit_test(test_forecast_mean_over_slots_and_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
