@@ -18,7 +18,7 @@
  *      core and a credentials view and measure their heap per vehicle.
  *
  *   bench_telemetry [--vehicles=100000] [--partitions=64] [--seconds=30]
- *                   [--interval-s=5] [--parallel=64]
+ *                   [--interval-s=5] [--parallel=64] [--kafka-extra=k=v,...]
  *
  * Prints a JSON line and a Markdown row for docs/performance.md. Build it
  * without sanitizers (see docs/performance.md).
@@ -56,6 +56,7 @@ struct opts {
     int seconds;
     int interval_s;
     int parallel;
+    const char *kafka_extra;
 };
 
 struct car {
@@ -417,7 +418,7 @@ static double state_bytes_per_vehicle(const struct d2ev_keyring *kr, const struc
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){ 100000, 64, 30, 5, 64 };
+    *o = (struct opts){ 100000, 64, 30, 5, 64, NULL };
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--vehicles=", 11))
             o->vehicles = atol(argv[i] + 11);
@@ -429,10 +430,12 @@ static void parse(int argc, char **argv, struct opts *o)
             o->interval_s = atoi(argv[i] + 13);
         else if (!strncmp(argv[i], "--parallel=", 11))
             o->parallel = atoi(argv[i] + 11);
+        else if (!strncmp(argv[i], "--kafka-extra=", 14))
+            o->kafka_extra = argv[i] + 14;
         else {
             fprintf(stderr,
                     "usage: %s [--vehicles=100000] [--partitions=64] [--seconds=30] "
-                    "[--interval-s=5] [--parallel=64]\n",
+                    "[--interval-s=5] [--parallel=64] [--kafka-extra=k=v,...]\n",
                     argv[0]);
             exit(64);
         }
@@ -483,7 +486,9 @@ int main(int argc, char **argv)
     snprintf(env[2], sizeof(env[2]), "D2EV_OEM_CONFIG_DIR=%s", sim.config_dir);
     snprintf(env[3], sizeof(env[3]), "D2EV_ADAPTER_DIR=%s", D2EV_ADAPTER_BUILD_DIR);
     snprintf(env[4], sizeof(env[4]), "D2EV_LOG_LEVEL=info");
-    const char *envp[] = { env[0], env[1], env[2], env[3], env[4], NULL };
+    snprintf(env[5], sizeof(env[5]), "D2EV_KAFKA_EXTRA=%s", o.kafka_extra ? o.kafka_extra : "");
+    const char *envp[] = { env[0], env[1], env[2], env[3], env[4], o.kafka_extra ? env[5] : NULL,
+                           NULL };
     static const char *const classes[] = { "charging", "boundary", "plugged", "unplugged",
                                            "asleep" };
     for (int i = 0; i < 5; i++)
