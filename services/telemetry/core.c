@@ -156,7 +156,7 @@ static struct tel_vehicle *vehicle_new(struct tel_core *c, const char *id, int32
     v->rec_offset = v->cred_offset = -1;
     v->region = TEL_NO_REGION;
     v->partition = partition;
-    v->oem = TEL_NO_OEM;
+    v->oem = v->flight_oem = TEL_NO_OEM;
     v->cls = TEL_CLASS_IDLE;
     if (d2ev_htab_insert(&c->vehicles, &v->node) != 0) {
         free(v);
@@ -440,6 +440,10 @@ int tel_core_on_credentials(struct tel_core *c, const char *vehicle_id, int32_t 
         v->flags |= TV_HAS_CREDS;
     else
         v->flags &= ~TV_HAS_CREDS;
+    if (!present && !(v->flags & (TV_HAS_RECORD | TV_PARKED))) {
+        forget(c, v); /* nothing else of it here: do not keep an empty entry */
+        return D2EV_OK;
+    }
     refresh(c, v, now);
     return D2EV_OK;
 }
@@ -464,10 +468,12 @@ int tel_core_on_schedule(struct tel_core *c, const struct d2ev_schedule *s, int3
 void tel_core_on_schedule_deleted(struct tel_core *c, const char *vehicle_id)
 {
     struct tel_vehicle *v = tel_core_find(c, vehicle_id);
-    if (v) {
-        free(v->sched);
-        v->sched = NULL;
-    }
+    if (!v)
+        return;
+    free(v->sched);
+    v->sched = NULL;
+    if (!(v->flags & (TV_HAS_RECORD | TV_PARKED | TV_HAS_CREDS)))
+        forget(c, v);
 }
 
 int tel_core_on_forecast(struct tel_core *c, const struct d2ev_forecast *f)
@@ -610,6 +616,7 @@ static void start_read(struct tel_core *c, struct oem_q *q, struct tel_vehicle *
     }
     d2ev_metric_observe(c->m_lag, (double)(now - v->timer.due) / 1000.0);
     v->flags |= TV_IN_FLIGHT;
+    v->flight_oem = v->oem;
     q->outstanding++;
     c->in_flight++;
     int rc = c->ops->submit(c->opaque, v, q->name, v->oem_vid, v->id);
@@ -795,24 +802,27 @@ static void stop_polling(struct tel_core *c, struct oem_q *q, struct tel_vehicle
 void tel_core_on_outcome(struct tel_core *c, struct tel_vehicle *v,
                          const struct d2ev_oem_outcome *o, int64_t now)
 {
-    struct oem_q *q = queue_of(c, v);
+    struct oem_q *fq = v->flight_oem < c->noems ? &c->oems[v->flight_oem] : NULL;
     v->flags &= ~TV_IN_FLIGHT;
     c->in_flight--;
     d2ev_metric_set(c->m_in_flight, (double)c->in_flight);
-    if (q)
-        q->outstanding--;
+    if (fq)
+        fq->outstanding--;
     uint32_t cls = o->cls < D2EV_OEM_CLASS_COUNT ? o->cls : D2EV_OEM_RETRY;
     c->stats.outcomes[cls]++;
-    if (q)
-        d2ev_metric_inc(q->m_polls[cls]);
+    if (fq)
+        d2ev_metric_inc(fq->m_polls[cls]);
     if (v->flags & (TV_REMOVED | TV_PARKED)) {
         c->in_flight_gone--;
         if (v->flags & TV_REMOVED)
             vehicle_free(v);
         return; /* it moved or went away: its next owner publishes */
     }
-    if (!q)
+    struct oem_q *q = queue_of(c, v); /* the record may have moved it to another OEM */
+    if (!q || q != fq) {
+        refresh(c, v, now);
         return;
+    }
     v->flags |= TV_POLLED;
     switch (cls) {
     case D2EV_OEM_OK:

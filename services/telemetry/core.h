@@ -63,8 +63,9 @@ struct tel_vehicle {
     uint16_t flags;                  /* TV_* */
     uint16_t region;                 /* index into the core's regions */
     int32_t partition;
-    uint8_t oem; /* index into the core's OEMs, TEL_NO_OEM when not loaded */
-    uint8_t cls; /* enum tel_class */
+    uint8_t oem;        /* index into the core's OEMs, TEL_NO_OEM when not loaded */
+    uint8_t flight_oem; /* the OEM queue of the read in flight */
+    uint8_t cls;        /* enum tel_class */
     uint8_t errors;
     char id[]; /* the d2ev vehicle id */
 };

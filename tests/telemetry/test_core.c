@@ -433,6 +433,44 @@ static void test_deleted_while_in_flight(void **state)
     assert_int_equal(tel_core_count(x->c), 0);
 }
 
+/* Relinked to another OEM while a read was out: the answer is not the new
+ * car's, and each OEM's count of reads out stays right. */
+static void test_oem_change_while_in_flight(void **state)
+{
+    struct fx *x = *state;
+    x->cfg.max_outstanding = 1;
+    reconfigure(x);
+    add_vehicle(x, "v-1", "enode", 0, 1, D2EV_VEHICLE_ACTIVE);
+    add_vehicle(x, "v-2", "tesla", 0, 2, D2EV_VEHICLE_ACTIVE);
+    tel_core_on_credentials(x->c, "v-1", 0, 3, true, x->now);
+    tel_core_on_credentials(x->c, "v-2", 0, 4, true, x->now);
+    tel_core_set_live(x->c, true, x->now);
+    run_for(x, 2 * MIN, SEC);
+    assert_int_equal(x->f.nreads, 2); /* one read out per OEM */
+    int i1 = strcmp(x->f.read_ids[0], "v-1") == 0 ? 0 : 1;
+    add_vehicle(x, "v-1", "tesla", 0, 5, D2EV_VEHICLE_ACTIVE);
+    answer_ok(x, i1, 50, D2EV_CHG_CHARGING, 1, 0);
+    assert_int_equal(x->f.nsamples, 0); /* an Enode answer for what is now a Tesla */
+    answer_ok(x, 1 - i1, 50, D2EV_CHG_CHARGING, 1, 0);
+    assert_int_equal(x->f.nsamples, 1);
+    assert_int_equal(tel_core_in_flight(x->c), 0);
+    run_for(x, 10 * MIN, SEC); /* the Tesla queue allows one out at a time */
+    assert_int_equal(reads_of(x, "v-1", 2), 1);
+    assert_int_equal(tel_core_in_flight(x->c), 1);
+}
+
+/* Credentials and schedules of a car with no record leave nothing behind. */
+static void test_tombstones_of_recordless_entries(void **state)
+{
+    struct fx *x = *state;
+    tel_core_set_live(x->c, true, x->now);
+    tel_core_on_credentials(x->c, "ghost", 0, 1, true, x->now);
+    assert_non_null(tel_core_find(x->c, "ghost"));
+    tel_core_on_credentials(x->c, "ghost", 0, 2, false, x->now);
+    assert_null(tel_core_find(x->c, "ghost"));
+    assert_int_equal(tel_core_count(x->c), 0);
+}
+
 static void test_schedule_boundary_brings_the_poll_forward(void **state)
 {
     struct fx *x = *state;
@@ -522,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oem_budget_and_outstanding_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_parks_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_while_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oem_change_while_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones_of_recordless_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule_boundary_brings_the_poll_forward, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restored_session_continues_with_its_id, setup,
