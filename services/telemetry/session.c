@@ -437,13 +437,23 @@ void tel_session_restore(struct tel_session *s, const struct d2ev_session *ev,
     last->t = ev->at;
     last->soc = (float)ev->soc_now;
     last->state = D2EV_CHG_UNKNOWN;
+    struct tel_session before = *s;
     memset(s, 0, sizeof(*s));
+    s->flags = before.flags;
+    s->started_at = before.started_at;
     if (ev->event == D2EV_SESSION_UNPLUG) {
+        s->flags = 0;
+        s->started_at = 0;
         last->state = D2EV_CHG_DISCONNECTED;
         return;
     }
     last->has = TP_PLUGGED;
-    s->flags = TS_OPEN | TS_RESUMED;
+    /* events are restored oldest first: what an earlier event of the same
+     * session said (full, an anomaly) still holds */
+    uint8_t kept = (s->flags & TS_OPEN) && s->started_at == ev->started_at
+                       ? s->flags & (TS_FULL | TS_ZOMBIE | TS_ETERNAL | TS_FINE)
+                       : 0;
+    s->flags = TS_OPEN | TS_RESUMED | kept;
     if (ev->event == D2EV_SESSION_FULL)
         s->flags |= TS_FULL;
     if (ev->event == D2EV_SESSION_ANOMALY)

@@ -129,10 +129,12 @@ void tel_session_feed(struct tel_session *s, const struct tel_session_conf *c,
 bool tel_session_checkpoint(struct tel_session *s, const struct tel_session_ctx *x,
                             const struct tel_point *last, tel_session_emit_fn emit, void *arg);
 
-/* Restore from the last event telemetry sent for the vehicle (after a
- * restart or when the vehicle moved here from another replica). An unplug
- * leaves no open session. Fills *last with the sample the event describes
- * (time `at`, SoC soc_now, state unknown) for the next interval. */
+/* Restore from an event telemetry sent for the vehicle (after a restart or
+ * when the vehicle moved here from another replica); call it for each event
+ * read back, oldest first. The last one sets the figures; full and anomaly
+ * flags of earlier events of the same session are kept. An unplug leaves no
+ * open session. Fills *last with the sample the event describes (time `at`,
+ * SoC soc_now, state unknown) for the next interval. */
 void tel_session_restore(struct tel_session *s, const struct d2ev_session *ev,
                          struct tel_point *last);
 

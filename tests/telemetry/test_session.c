@@ -453,6 +453,36 @@ static void test_checkpoint_on_handover(void **state)
     car_done(&c);
 }
 
+/* Read back oldest first: a session's earlier "full" still holds after a
+ * later update, so a restarted process does not report it again. */
+static void test_restore_keeps_what_earlier_events_said(void **state)
+{
+    struct car c;
+    car_init(&c, 60, 6);
+    feed(&c, AT(18, 0), D2EV_CHG_CHARGING, 78, 0, 6, 80);
+    feed(&c, AT(18, 5), D2EV_CHG_COMPLETE, 80, 1.2, 0, 80);
+    feed(&c, AT(18, 40), D2EV_CHG_COMPLETE, 80, 1.2, 0, 80);
+    /* plug_in, full, then a periodic update: the last event says nothing of full */
+    assert_int_equal(c.rec.n, 3);
+    assert_int_equal(c.rec.ev[2].event, D2EV_SESSION_UPDATE);
+    struct car r;
+    car_init(&r, 60, 6);
+    for (int i = 0; i < c.rec.n; i++)
+        tel_session_restore(&r.s, &c.rec.ev[i], &r.last);
+    r.has_last = true;
+    assert_true(r.s.flags & TS_FULL);
+    feed(&r, AT(19, 0), D2EV_CHG_COMPLETE, 80, 1.2, 0, 80);
+    assert_int_equal(count(&r.rec, D2EV_SESSION_FULL), 0);
+    /* an unplug read back closes it; a new session starts clean */
+    struct d2ev_session u = c.rec.ev[c.rec.n - 1];
+    u.event = D2EV_SESSION_UNPLUG;
+    u.ended_at = u.at;
+    tel_session_restore(&r.s, &u, &r.last);
+    assert_int_equal(r.s.flags, 0);
+    car_done(&r);
+    car_done(&c);
+}
+
 static void test_forecast_mean_over_slots_and_fallback(void **state)
 {
     struct tel_forecasts *fc = forecasts();
@@ -506,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_replug_between_polls),
         cmocka_unit_test(test_restore_continues_the_session),
         cmocka_unit_test(test_checkpoint_on_handover),
+        cmocka_unit_test(test_restore_keeps_what_earlier_events_said),
         cmocka_unit_test(test_forecast_mean_over_slots_and_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
