@@ -1,5 +1,5 @@
 /* d2ev-telemetry: parses flags and environment, then runs the service. */
-#include "skeletons.h"
+#include "telemetry.h"
 
 int main(int argc, char **argv)
 {

@@ -11,7 +11,6 @@
 
 extern const struct d2ev_service_def d2ev_bridge_def;
 extern const struct d2ev_service_def d2ev_registration_def;
-extern const struct d2ev_service_def d2ev_telemetry_def;
 extern const struct d2ev_service_def d2ev_dispatch_def;
 
 #endif
