@@ -136,7 +136,8 @@ struct d2ev_oem_outcome {
     uint32_t cls;                        /* enum d2ev_oem_class; D2EV_OEM_OK on success */
     const char *message;                 /* why (errors); never a secret */
     int http_status;                     /* of the last answer; 0 when none (transport failure) */
-    int64_t retry_after_ms;              /* rate_limited: when to try again */
+    int64_t retry_after_ms;              /* rate_limited: when to try again, in d2ev-clock ms
+                                            (simulated time under a scaled clock) */
     uint32_t requests;                   /* HTTP requests made, all steps and retries */
     bool woke;                           /* START/STOP: the car was woken first */
     int64_t latency_ms;                  /* submit to completion */

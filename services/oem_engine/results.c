@@ -54,8 +54,12 @@ static void rate_limited(struct op *op, uint32_t scope)
     struct d2ev_oem_engine *e = op->e;
     struct slot *slot = op->slot;
     int64_t now = d2ev_clock_mono_ms();
-    int64_t wait = op->retry_after_ms > 0
-                       ? op->retry_after_ms
+    /* Retry-After is on the OEM's clock, which is the d2ev clock: real time in
+     * production, simulated time against d2ev-oemsim on a scaled clock. The
+     * buckets run on real time, so convert (a no-op at speed 1). */
+    int64_t oem_wait = op->retry_after_ms;
+    int64_t wait = oem_wait > 0
+                       ? d2ev_clock_to_real_ms(oem_wait)
                        : d2ev_backoff_delay_ms(&slot->set->backoff, op->rl_waits + 1, &e->rng);
     int64_t until = now + wait;
     slot->stats.rate_limited++;
@@ -68,7 +72,8 @@ static void rate_limited(struct op *op, uint32_t scope)
             d2ev_token_bucket_block_until(&slot->bucket, until);
         }
     }
-    op->retry_after_ms = wait;
+    /* reported in d2ev-clock milliseconds, like the OEM's own figure */
+    op->retry_after_ms = oem_wait > 0 ? oem_wait : (int64_t)((double)wait * d2ev_clock_speed());
     if (until >= op->deadline) {
         engine_complete(op, D2EV_OEM_RATE_LIMITED, "%s", op->msg);
         return;

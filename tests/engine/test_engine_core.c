@@ -331,6 +331,33 @@ static void test_retry_after_blocks_the_oem(void **state)
     srv_stop(&S);
 }
 
+/* On a scaled clock the OEM's Retry-After is simulated time (d2ev-oemsim runs
+ * on the shared clock): at 10x, "retry-after: 1" blocks 100 ms of real time. */
+static void test_retry_after_follows_the_scaled_clock(void **state)
+{
+    static const struct limit_script ls = { "SMARTCAR_API", false };
+    assert_int_equal(d2ev_clock_use_scaled(d2ev_clock_real_ms(), d2ev_clock_real_ms(), 10.0, NULL),
+                     0);
+    srv_start(&S, script_429_once, (void *)&ls);
+    run_init(&R, false);
+    run_add(&R, "smartcar", &S, SC_CONFIG(", \"max_in_flight\": 1"));
+    add_vehicles(2);
+    submit_reads(2, 2);
+    run_wait_all(&R, 10000);
+    for (int i = 0; i < R.nsub; i++)
+        assert_int_equal(R.done[i].cls, D2EV_OEM_OK);
+    pthread_mutex_lock(&S.lock);
+    assert_int_equal(S.log[0].status, 429);
+    int64_t gap = S.log[1].at_ms - S.log[0].done_ms;
+    pthread_mutex_unlock(&S.lock);
+    d2ev_clock_use_real();
+    /* waited the simulated second (100 ms real), not a real second */
+    if (gap < 95 || gap >= 1000)
+        fail_msg("next request %lld ms after a simulated 1 s Retry-After at 10x", (long long)gap);
+    run_fini(&R);
+    srv_stop(&S);
+}
+
 static bool got_429(struct run *r, void *arg)
 {
     return run_stats(r, "smartcar").rate_limited >= 1;
@@ -539,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_timeouts),
         cmocka_unit_test(test_rate_limit_never_exceeded),
         cmocka_unit_test(test_retry_after_blocks_the_oem),
+        cmocka_unit_test(test_retry_after_follows_the_scaled_clock),
         cmocka_unit_test(test_retry_after_vehicle_scope),
         cmocka_unit_test(test_breaker_opens_and_recovers),
         cmocka_unit_test(test_deadline_bounds_retries),
