@@ -19,6 +19,9 @@
  * wanted state (the OEM said so). Other skipped records (superseded, unplugged)
  * say nothing about the car. Replay reads this prefix back. */
 #define ALREADY_PREFIX "already "
+/* The detail of a "sent" record that ends its command (no confirmation will
+ * follow: the car was deregistered). */
+#define FINAL_PREFIX "final: "
 
 /* What the schedule (or the fail-safe rules) want now. */
 enum want {
@@ -634,6 +637,10 @@ int dsp_core_on_schedule(struct dsp_core *c, const struct d2ev_schedule *s, int3
     v->target_soc = s->target_soc;
     if (applied)
         *applied = DSP_APPLIED;
+    d2ev_log_debug("schedule", D2EV_LF_STR("vehicle_id", v->id), D2EV_LF_INT("version", s->version),
+                   D2EV_LF_STR("status", d2ev_schedule_status_name(s->status)),
+                   D2EV_LF_INT("windows", (int64_t)s->nwindows),
+                   D2EV_LF_STR("car", dsp_car_name(v->car)));
     return evaluate(c, v, now);
 }
 
@@ -676,12 +683,15 @@ int dsp_core_on_telemetry(struct dsp_core *c, const struct d2ev_telemetry *t, in
         return 0; /* redelivered or older */
     v->tele_at = t->observed_at;
     enum dsp_car car = car_of(t);
-    if (t->observed_at >= v->car_at) {
+    /* older than what a confirmed command told us (telemetry re-delivered
+     * after a restart): it may still confirm a command below, nothing more */
+    bool newest = t->observed_at >= v->car_at;
+    if (newest) {
         v->car = car;
         v->car_at = t->observed_at;
+        if (car == DSP_CAR_CHARGING || car == DSP_CAR_UNPLUGGED)
+            v->paused_by_us = false;
     }
-    if (car == DSP_CAR_CHARGING || car == DSP_CAR_UNPLUGGED)
-        v->paused_by_us = false;
     int rc = 0;
     bool waiting = v->cmd.phase == DSP_AWAITING || v->cmd.phase == DSP_BACKOFF;
     if (waiting && t->observed_at >= v->cmd.since) {
@@ -698,7 +708,7 @@ int dsp_core_on_telemetry(struct dsp_core *c, const struct d2ev_telemetry *t, in
             v->cmd.disobeyed = true;
         }
     }
-    if (v->gave_up && obeys(v->gave_up_cmd, car))
+    if (newest && v->gave_up && obeys(v->gave_up_cmd, car))
         v->gave_up = false;
     if (rc)
         return rc;
@@ -730,7 +740,11 @@ int dsp_core_on_history(struct dsp_core *c, const struct d2ev_dispatch *d, int32
             v->cmd.since = d->at;
         }
         v->cmd.attempt = d->attempt;
-        if (d->result == D2EV_DISPATCH_SENT) {
+        if (d->result == D2EV_DISPATCH_SENT &&
+            !strncmp(d->detail, FINAL_PREFIX, strlen(FINAL_PREFIX))) {
+            command_clear(v);
+            v->paused_by_us = false;
+        } else if (d->result == D2EV_DISPATCH_SENT) {
             v->cmd.phase = DSP_AWAITING;
             v->cmd.since = d->at;
             v->cmd.due = d->at + c->conf.confirm_timeout_ms;
@@ -810,6 +824,13 @@ int dsp_core_on_result(struct dsp_core *c, const char *vehicle_id, uint64_t toke
                  command == D2EV_CMD_STOP ? "not charging" : "charging");
         rc = emit(c, v, command, D2EV_DISPATCH_SKIPPED, r->latency_ms, NULL, detail, now);
         car_obeyed(v, command, now);
+        command_clear(v);
+    } else if (r->cls == D2EV_OEM_OK && !v->has_vehicle) {
+        /* a deregistered car is no longer polled: no telemetry will confirm
+         * its fail-safe start, so the OEM's word ends it */
+        rc = emit(c, v, command, D2EV_DISPATCH_SENT, r->latency_ms, NULL,
+                  FINAL_PREFIX "the vehicle is deregistered, no telemetry will confirm it", now);
+        v->paused_by_us = false;
         command_clear(v);
     } else if (r->cls == D2EV_OEM_OK) {
         rc = emit(c, v, command, D2EV_DISPATCH_SENT, r->latency_ms, NULL,

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "d2ev/clock.h"
+#include "d2ev/crypto.h"
 #include "d2ev/log.h"
 #include "d2ev_test.h"
 
@@ -37,10 +38,14 @@ static int teardown(void **state)
 
 static void start_service(struct d2ev_test_proc *p, const char *name, int admin_port)
 {
-    static char env_brokers[256], env_port[64];
+    static char env_brokers[256], env_port[64], env_keys[128];
     snprintf(env_brokers, sizeof(env_brokers), "D2EV_KAFKA_BROKERS=%s", g_broker.bootstrap);
     snprintf(env_port, sizeof(env_port), "D2EV_ADMIN_PORT=%d", admin_port);
-    const char *env[] = { env_brokers, env_port, "D2EV_LOG_LEVEL=info", NULL };
+    /* services that open sealed OEM tokens (dispatch) require the keyring */
+    char *keys = d2ev_keyring_generate("k1");
+    snprintf(env_keys, sizeof(env_keys), "D2EV_CREDENTIALS_KEYS=%s", keys);
+    free(keys);
+    const char *env[] = { env_brokers, env_port, env_keys, "D2EV_LOG_LEVEL=info", NULL };
     char bin[64];
     snprintf(bin, sizeof(bin), "d2ev-%s", name);
     d2ev_test_spawn(p, g_tmp, name, d2ev_test_bin(bin), NULL, env);
