@@ -417,10 +417,10 @@ static int start_command(struct dsp_core *c, struct veh *v, const struct intent 
     else
         snprintf(v->cmd.id, sizeof(v->cmd.id), "%" PRId64 "-%d-%s", v->cmd.version, in->seg,
                  d2ev_command_name(command));
-    d2ev_log_info("sending", D2EV_LF_STR("vehicle_id", v->id),
-                  D2EV_LF_STR("command", d2ev_command_name(command)),
-                  D2EV_LF_STR("command_id", v->cmd.id), D2EV_LF_STR("why", in->why),
-                  D2EV_LF_STR("car", dsp_car_name(v->car)));
+    d2ev_log_debug("sending", D2EV_LF_STR("vehicle_id", v->id),
+                   D2EV_LF_STR("command", d2ev_command_name(command)),
+                   D2EV_LF_STR("command_id", v->cmd.id), D2EV_LF_STR("why", in->why),
+                   D2EV_LF_STR("car", dsp_car_name(v->car)));
     return submit(c, v, 1, now);
 }
 

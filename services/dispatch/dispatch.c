@@ -31,6 +31,8 @@
 
 #define SERVICE  "dispatch"
 #define MAX_OEMS 8
+/* Longest the tick polls the OEM engine while commands are under way. */
+#define ENGINE_SLICE_MS 20
 
 struct dispatch_config {
     const char *credentials_keys;
@@ -346,6 +348,25 @@ static int handle(void *opaque, rd_kafka_message_t *msg)
 
 /* ------------------------------------------------------------ the loop */
 
+/* Once caught up, stop reading our own history: what comes now is the echo
+ * of what we produce, which the core would ignore, and each batch of it
+ * would cost the loop a blocking flush. A new assignment reads it again. */
+static void pause_history(struct dispatcher *D)
+{
+    rd_kafka_t *rk = d2ev_consumer_handle(D->consumer);
+    rd_kafka_topic_partition_list_t *all = NULL;
+    if (rd_kafka_assignment(rk, &all) != RD_KAFKA_RESP_ERR_NO_ERROR || !all)
+        return;
+    rd_kafka_topic_partition_list_t *hist = rd_kafka_topic_partition_list_new(all->cnt);
+    for (int i = 0; i < all->cnt; i++)
+        if (!strcmp(all->elems[i].topic, D2EV_TOPIC_DISPATCH))
+            rd_kafka_topic_partition_list_add(hist, D2EV_TOPIC_DISPATCH, all->elems[i].partition);
+    if (hist->cnt && rd_kafka_pause_partitions(rk, hist) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        d2ev_log_warn("cannot pause the d2ev.dispatch partitions; their echo is read and ignored");
+    rd_kafka_topic_partition_list_destroy(hist);
+    rd_kafka_topic_partition_list_destroy(all);
+}
+
 static int tick(void *opaque)
 {
     struct dispatcher *D = opaque;
@@ -356,12 +377,22 @@ static int tick(void *opaque)
                       D2EV_LF_INT("vehicles", (int64_t)dsp_core_vehicle_count(D->core)));
         D->live = live;
         dsp_core_set_live(D->core, live, now);
+        if (live)
+            pause_history(D);
     }
     int rc = dsp_core_tick(D->core, now);
     if (rc < 0)
         return rc;
-    if (d2ev_oem_engine_poll(D->engine, 0) < 0)
-        d2ev_log_warn("OEM engine poll failed");
+    /* while commands are under way the engine gets a slice of up to
+     * ENGINE_SLICE_MS (the loop's consumer poll waits --poll-ms between
+     * ticks); idle, one non-blocking poll */
+    int64_t until = d2ev_clock_mono_ms() + ENGINE_SLICE_MS;
+    do {
+        if (d2ev_oem_engine_poll(D->engine, d2ev_oem_engine_pending(D->engine) ? 1 : 0) < 0) {
+            d2ev_log_warn("OEM engine poll failed");
+            break;
+        }
+    } while (d2ev_oem_engine_pending(D->engine) && !D->failed && d2ev_clock_mono_ms() < until);
     if (D->failed)
         return D->failed;
     if (D->produced || d2ev_producer_outq(D->producer) > 0) {
