@@ -119,7 +119,8 @@ static json_t *sim_call(const char *method, const char *path, const char *body)
 
 /* ------------------------------------------------------------ fleet */
 
-static void list_fleet(void)
+/* Call fn on every simulated car with its true state (pages of 1,000). */
+static void each_car(void (*fn)(struct veh *x, size_t i, json_t *state, void *arg), void *arg)
 {
     for (size_t off = 0; off < N; off += 1000) {
         char path[64];
@@ -129,13 +130,18 @@ static void list_fleet(void)
         json_t *v;
         json_array_foreach(json_object_get(page, "vehicles"), i, v)
         {
-            struct veh *x = &V[off + i];
-            d2ev_strlcpy(x->id, json_string_value(json_object_get(v, "id")), sizeof(x->id));
-            d2ev_strlcpy(x->oem, json_string_value(json_object_get(v, "oem")), sizeof(x->oem));
-            snprintf(x->vid, sizeof(x->vid), "bench-%05zu", off + i);
+            fn(&V[off + i], off + i, v, arg);
         }
         json_decref(page);
     }
+}
+
+static void list_one(struct veh *x, size_t i, json_t *v, void *arg)
+{
+    (void)arg;
+    d2ev_strlcpy(x->id, json_string_value(json_object_get(v, "id")), sizeof(x->id));
+    d2ev_strlcpy(x->oem, json_string_value(json_object_get(v, "oem")), sizeof(x->oem));
+    snprintf(x->vid, sizeof(x->vid), "bench-%05zu", i);
 }
 
 /* A writer token source: the engine stores exchanged tokens per car. */
@@ -264,34 +270,31 @@ static void publish_records(struct d2ev_producer *p, const struct d2ev_keyring *
     }
 }
 
+static void send_json(struct d2ev_producer *p, const char *topic, const char *key, json_t *j);
+
+/* Publish one car's true state as telemetry. */
+static void report_one(struct veh *x, size_t i, json_t *v, void *arg)
+{
+    (void)i;
+    const char *st = json_string_value(json_object_get(v, "state"));
+    struct d2ev_telemetry t;
+    memset(&t, 0, sizeof(t));
+    d2ev_strlcpy(t.vehicle_id, x->vid, sizeof(t.vehicle_id));
+    d2ev_strlcpy(t.oem, x->oem, sizeof(t.oem));
+    t.observed_at = t.reported_at = d2ev_clock_now_ms();
+    t.soc = json_number_value(json_object_get(v, "soc"));
+    t.plugged_in = json_is_true(json_object_get(v, "plugged"));
+    t.charging_state = !strcmp(st, "charging")   ? D2EV_CHG_CHARGING
+                       : !strcmp(st, "stopped")  ? D2EV_CHG_STOPPED
+                       : !strcmp(st, "complete") ? D2EV_CHG_COMPLETE
+                                                 : D2EV_CHG_DISCONNECTED;
+    send_json(arg, D2EV_TOPIC_TELEMETRY, x->vid, d2ev_telemetry_encode(&t));
+}
+
 /* One telemetry round: the whole fleet's true state onto d2ev.telemetry. */
 static void telemetry_round(struct d2ev_producer *p)
 {
-    for (size_t off = 0; off < N; off += 1000) {
-        char path[64];
-        snprintf(path, sizeof(path), "/vehicles?offset=%zu&limit=1000", off);
-        json_t *page = sim_call("GET", path, NULL);
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(page, "vehicles"), i, v)
-        {
-            struct veh *x = &V[off + i];
-            const char *st = json_string_value(json_object_get(v, "state"));
-            struct d2ev_telemetry t;
-            memset(&t, 0, sizeof(t));
-            d2ev_strlcpy(t.vehicle_id, x->vid, sizeof(t.vehicle_id));
-            d2ev_strlcpy(t.oem, x->oem, sizeof(t.oem));
-            t.observed_at = t.reported_at = d2ev_clock_now_ms();
-            t.soc = json_number_value(json_object_get(v, "soc"));
-            t.plugged_in = json_is_true(json_object_get(v, "plugged"));
-            t.charging_state = !strcmp(st, "charging")   ? D2EV_CHG_CHARGING
-                               : !strcmp(st, "stopped")  ? D2EV_CHG_STOPPED
-                               : !strcmp(st, "complete") ? D2EV_CHG_COMPLETE
-                                                         : D2EV_CHG_DISCONNECTED;
-            send_json(p, D2EV_TOPIC_TELEMETRY, x->vid, d2ev_telemetry_encode(&t));
-        }
-        json_decref(page);
-    }
+    each_car(report_one, p);
     struct d2ev_err err;
     d2ev_producer_flush(p, 30000, &err);
 }
@@ -460,7 +463,7 @@ int main(int argc, char **argv)
         json_decref(conf);
     }
     double t0 = (double)d2ev_clock_mono_ms();
-    list_fleet();
+    each_car(list_one, NULL);
     json_decref(sim_call("POST", "/fleet/state",
                          "{\"share\":1,\"state\":{\"plugged\":true,\"asleep\":false,"
                          "\"limit\":100,\"soc\":30}}"));
