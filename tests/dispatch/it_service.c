@@ -331,9 +331,11 @@ static void expect_commands(const struct car *c, const char *want, const int64_t
         fail_msg("%s: the car received %s, want %s", c->vehicle_id, got, want);
 }
 
-/* Link the next simulated car of oem as vehicle_id: plugged in, awake,
- * charging, with room up to 100 %; telemetry starts flowing. */
-static struct car *new_car(const char *oem, const char *vehicle_id)
+/* Link the next simulated car of oem as vehicle_id with prefs (NULL: the
+ * defaults): plugged in, awake, charging from 40 % with room up to 100 %;
+ * then telemetry starts flowing. */
+static struct car *new_car_prefs(const char *oem, const char *vehicle_id,
+                                 const struct d2ev_prefs *prefs)
 {
     static const char *const oems[] = { "smartcar", "tesla", "enode" };
     int k = 0;
@@ -345,18 +347,25 @@ static struct car *new_car(const char *oem, const char *vehicle_id)
         fail_msg("the simulator has no %s car number %d", oem, G.next_index[k]);
     G.next_index[k]++;
     struct d2ev_test_car linked;
-    d2ev_test_link_car(&G.sim, G.broker.bootstrap, G.kr, sim_id, vehicle_id, NULL, &linked);
+    d2ev_test_link_car(&G.sim, G.broker.bootstrap, G.kr, sim_id, vehicle_id, prefs, &linked);
     pthread_mutex_lock(&G.lock);
     assert_true(G.ncars < MAX_CARS);
     struct car *c = &G.cars[G.ncars++];
     d2ev_strlcpy(c->vehicle_id, vehicle_id, sizeof(c->vehicle_id));
     d2ev_strlcpy(c->oem, oem, sizeof(c->oem));
     d2ev_strlcpy(c->sim_id, sim_id, sizeof(c->sim_id));
-    c->active = true;
     pthread_mutex_unlock(&G.lock);
     json_decref(ids);
     car_set(c, "{\"plugged\":true,\"asleep\":false,\"limit\":100,\"soc\":40}");
+    pthread_mutex_lock(&G.lock);
+    c->active = true;
+    pthread_mutex_unlock(&G.lock);
     return c;
+}
+
+static struct car *new_car(const char *oem, const char *vehicle_id)
+{
+    return new_car_prefs(oem, vehicle_id, NULL);
 }
 
 static void produce(const char *topic, const char *key, const char *value);
@@ -782,6 +791,113 @@ static void test_sleeping_tesla_is_woken_for_a_command(void **state)
     c->active = false;
 }
 
+/* The real d2ev-scheduler plans the night from a published price forecast
+ * (two cheap half-hours) and the telemetry above; the dispatcher follows its
+ * schedule: paused at once, charging in the cheap window, paused after it,
+ * the target reached by the ready-by time. */
+static void test_a_night_planned_by_the_scheduler(void **state)
+{
+    (void)state;
+    static char arg_port[32];
+    int port = d2ev_test_free_port();
+    snprintf(arg_port, sizeof(arg_port), "--admin-port=%d", port);
+    const char *argv[] = { arg_port, "--tick-ms=100", NULL };
+    const char *env[] = { G.env_brokers, G.env_speed, G.env_origin, G.env_start, NULL };
+    struct d2ev_test_proc sched;
+    d2ev_test_spawn(&sched, G.tmp, "scheduler", d2ev_test_bin("d2ev-scheduler"), argv, env);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", port);
+    if (!d2ev_test_wait_http(url, 200, 30000))
+        fail_msg("d2ev-scheduler did not become ready (see %s)", sched.log_path);
+
+    /* 30-minute prices from the current slot: dear, except slots 2 and 3 */
+    int64_t t = now(), slot0 = t - t % (30 * MIN);
+    double values[48];
+    for (int i = 0; i < 48; i++)
+        values[i] = i == 2 || i == 3 ? 0.05 : 0.40;
+    struct d2ev_forecast f;
+    memset(&f, 0, sizeof(f));
+    d2ev_strlcpy(f.region, "GB", sizeof(f.region));
+    f.kind = D2EV_FORECAST_PRICE;
+    d2ev_strlcpy(f.unit, "GBP/kWh", sizeof(f.unit));
+    f.issued_at = t;
+    f.start = slot0;
+    f.slot_minutes = 30;
+    f.n = 48;
+    f.values = values;
+    json_t *fj = d2ev_forecast_encode(&f);
+    char *ftext = json_dumps(fj, JSON_COMPACT);
+    produce(D2EV_TOPIC_FORECASTS, "GB:price", ftext);
+    free(ftext);
+    json_decref(fj);
+
+    /* ready by the end of slot 4 (London is on UTC in November); a target
+     * that about 50 minutes of charging reaches (the scheduler assumes 90 %
+     * efficiency, the simulator none) */
+    int64_t ready_by = slot0 + 150 * MIN;
+    int minute_of_day = (int)((ready_by / MIN) % 1440);
+    struct d2ev_prefs prefs;
+    d2ev_prefs_default(&prefs);
+    for (int d = 0; d < D2EV_DAYS; d++)
+        prefs.ready_by[d] = (int16_t)minute_of_day;
+    /* the target depends on the car: look at it before linking it */
+    struct car *c = NULL;
+    {
+        json_t *ids = d2ev_test_oemsim_ids(&G.sim, "smartcar", G.next_index[0] + 1);
+        char path[200];
+        snprintf(path, sizeof(path), "/vehicles/%s",
+                 json_string_value(json_array_get(ids, (size_t)G.next_index[0])));
+        json_t *truth = d2ev_test_oemsim_get(&G.sim, path);
+        double kw = json_number_value(json_object_get(truth, "max_power_kw"));
+        double cap = json_number_value(json_object_get(truth, "capacity_kwh"));
+        json_decref(truth);
+        json_decref(ids);
+        prefs.target_soc = 40 + 0.9 * kw * (50.0 / 60.0) / cap * 100.0;
+        c = new_car_prefs("smartcar", "planned", &prefs);
+    }
+    /* the plan: optimal, one window in the cheap hour */
+    wait_records("planned", "stop", "confirmed", 1);
+    json_t *recs = d2ev_test_read_topic(G.broker.bootstrap, D2EV_TOPIC_SCHEDULES, 1, 10000);
+    struct d2ev_schedule plan;
+    memset(&plan, 0, sizeof(plan));
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        const char *raw = json_string_value(json_object_get(r, "raw"));
+        if (!str_is(r, "key", "planned") || !raw)
+            continue;
+        d2ev_schedule_clear(&plan);
+        assert_int_equal(d2ev_schedule_decode(raw, strlen(raw), &plan, NULL), 0);
+    }
+    json_decref(recs);
+    assert_string_equal(d2ev_schedule_status_name(plan.status), "optimal");
+    assert_int_equal(plan.ready_by, ready_by);
+    assert_true(plan.nwindows >= 1);
+    assert_true(plan.windows[0].start >= slot0 + 60 * MIN);
+    assert_true(plan.windows[plan.nwindows - 1].end <= slot0 + 120 * MIN);
+    /* carried out: a start in the window, and a stop at its end, or earlier
+     * when the scheduler re-plans "target_reached" (the simulator charges
+     * without losses, so the car gets there first) */
+    wait_records("planned", "stop", "confirmed", 2);
+    json_t *truth = car_truth(c);
+    double soc = json_number_value(json_object_get(truth, "soc"));
+    json_decref(truth);
+    if (soc < prefs.target_soc)
+        fail_msg("reached %.1f %%, target %.1f %%", soc, prefs.target_soc);
+    expect_commands(c, "stop,start,stop", NULL, NULL);
+    json_t *log = car_commands(c);
+    int64_t started = json_integer_value(json_object_get(json_array_get(log, 1), "at"));
+    int64_t stopped = json_integer_value(json_object_get(json_array_get(log, 2), "at"));
+    json_decref(log);
+    assert_true(started >= plan.windows[0].start - 1000);
+    assert_true(started <= plan.windows[0].start + LATE_OK);
+    assert_true(stopped <= plan.windows[plan.nwindows - 1].end + LATE_OK);
+    d2ev_schedule_clear(&plan);
+    c->active = false;
+    assert_int_equal(d2ev_test_stop(&sched, SIGTERM, 10000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -791,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_deregistration_during_a_pause_resumes_charging),
         cmocka_unit_test(test_enode_failed_actions_are_retried_and_alerted),
         cmocka_unit_test(test_sleeping_tesla_is_woken_for_a_command),
+        cmocka_unit_test(test_a_night_planned_by_the_scheduler),
         cmocka_unit_test(test_sigkill_restart_misses_and_repeats_nothing),
     };
     if (getenv("D2EV_TEST_FILTER")) /* e.g. "test_full_night", when working on one */
