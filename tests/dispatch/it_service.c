@@ -421,7 +421,7 @@ static void start_dispatcher(void)
     G.admin_port = d2ev_test_free_port();
     snprintf(arg_port, sizeof(arg_port), "--admin-port=%d", G.admin_port);
     const char *argv[] = { arg_port,
-                           "--confirm-timeout-s=300",
+                           "--confirm-timeout-s=900",
                            "--retry-base-s=60",
                            "--retry-max-s=120",
                            "--max-attempts=3",
@@ -601,6 +601,13 @@ static void test_full_night(void **state)
     }
     /* the Tesla slept through the second pause and was woken for its start */
     assert_true(count("night-tesla", "wake", "sent") >= 1);
+    char url[128], *body = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", G.admin_port);
+    assert_int_equal(d2ev_test_http("GET", url, NULL, NULL, 0, &body), 200);
+    assert_non_null(strstr(body, "d2ev_dispatch_commands_total{oem=\"enode\",command=\"stop\","
+                                 "result=\"confirmed\"} 3"));
+    assert_non_null(strstr(body, "d2ev_dispatch_confirm_seconds_count"));
+    free(body);
 }
 
 /* A car that accepts commands and ignores them: retried, then an alert on
@@ -611,8 +618,9 @@ static void test_car_ignoring_commands_is_alerted(void **state)
     struct car *c = new_car("smartcar", "ignorer");
     car_set(c, "{\"ignore_commands\":true}");
     int64_t t0 = now();
-    int64_t w[] = { t0 + 40 * MIN, t0 + 80 * MIN };
-    publish_schedule(c, 1, D2EV_SCHED_OPTIMAL, w, 1, t0 + 100 * MIN, 80);
+    /* three attempts 15 min apart (plus backoff) fit before the window */
+    int64_t w[] = { t0 + 60 * MIN, t0 + 120 * MIN };
+    publish_schedule(c, 1, D2EV_SCHED_OPTIMAL, w, 1, t0 + 150 * MIN, 80);
     wait_records("ignorer", "stop", "alert", 1);
     assert_int_equal(count("ignorer", "stop", "sent"), 3);
     assert_int_equal(count("ignorer", "stop", "retry"), 2);
@@ -709,6 +717,27 @@ static void test_deregistration_during_a_pause_resumes_charging(void **state)
     expect_commands(c, "stop,start", NULL, NULL);
 }
 
+struct dead_arg {
+    const char *key;
+    size_t min;
+};
+
+/* At least min dead letters from d2ev-dispatch for key. */
+static bool dead_lettered(void *arg)
+{
+    struct dead_arg *d = arg;
+    json_t *recs = d2ev_test_read_topic(G.broker.bootstrap, D2EV_TOPIC_DEADLETTER, 0, 2000);
+    size_t n = 0, i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        json_t *v = json_object_get(r, "value");
+        n += str_is(r, "key", d->key) && str_is(v, "service", "d2ev-dispatch");
+    }
+    json_decref(recs);
+    return n >= d->min;
+}
+
 /* A replayed or older schedule never overrides a newer one. */
 static void test_stale_schedule_versions_are_ignored(void **state)
 {
@@ -730,6 +759,12 @@ static void test_stale_schedule_versions_are_ignored(void **state)
     json_decref(stops);
     expect_commands(c, "stop", NULL, NULL);
     c->active = false;
+    /* input that does not decode, or names another car, is dead-lettered */
+    produce(D2EV_TOPIC_SCHEDULES, "versions", "{\"type\":\"schedule\",\"v\":1}");
+    produce(D2EV_TOPIC_TELEMETRY, "versions", "not json");
+    struct dead_arg d = { "versions", 2 };
+    if (!d2ev_test_wait(dead_lettered, &d, WAIT_MS))
+        fail_msg("the dispatcher did not dead-letter the bad input");
 }
 
 /* Enode's asynchronous actions: a failing action is retried and alerted. */
