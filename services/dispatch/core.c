@@ -102,6 +102,7 @@ void dsp_config_default(struct dsp_config *c)
     c->retry =
         (struct d2ev_backoff){ .base_ms = 60000, .max_ms = 600000, .factor = 2, .jitter = 0.2 };
     c->schedule_max_age_ms = 24 * 3600000LL;
+    c->ready_by_grace_ms = 10 * 60000;
 }
 
 const char *dsp_car_name(enum dsp_car s)
@@ -191,8 +192,14 @@ static void intent_of(const struct dsp_core *c, const struct veh *v, int64_t now
         in->why = "the schedule has no forecast";
         return;
     }
-    if (now >= v->ready_by) {
+    if (now >= v->ready_by + c->conf.ready_by_grace_ms) {
         in->why = "the schedule's ready-by time has passed";
+        return;
+    }
+    if (now >= v->ready_by) { /* the plan is over; hold for the next one */
+        in->want = WANT_NONE;
+        in->until = v->ready_by + c->conf.ready_by_grace_ms;
+        in->why = "the ready-by time has passed: waiting for the next plan";
         return;
     }
     int64_t stale_at = v->created_at + c->conf.schedule_max_age_ms;

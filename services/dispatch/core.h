@@ -21,9 +21,11 @@
  *
  * Fail-safe (never strand a driver): without an active vehicle record, without
  * a schedule, with a stale schedule (older than schedule_max_age_ms, or past
- * its ready-by), or with status no_forecast, the car is left charging: if the
- * dispatcher paused it, it resumes it (START, window -1). It never sends STOP
- * then.
+ * its ready-by by more than ready_by_grace_ms), or with status no_forecast,
+ * the car is left charging: if the dispatcher paused it, it resumes it (START,
+ * window -1). It never sends STOP then. During the grace after ready-by it
+ * sends nothing, so the scheduler's plan for the next day arrives before a
+ * resume that plan would undo.
  *
  * Time: every time here is ms on the d2ev clock (`now` is passed in, so tests
  * drive a manual clock), except the OEM round-trip latencies reported in
@@ -48,11 +50,13 @@ struct dsp_config {
     uint32_t max_attempts;       /* sends per command before alerting (>= 1) */
     struct d2ev_backoff retry;   /* delay before each re-send */
     int64_t schedule_max_age_ms; /* a schedule older than this is stale */
+    int64_t ready_by_grace_ms;   /* after ready-by, hold this long for the next plan */
     uint64_t seed;               /* backoff jitter; 0 = fixed seed */
 };
 
 /* Defaults: confirm within 10 min, 3 attempts, backoff 1 min doubling to
- * 10 min with 20 % jitter, schedules stale after 24 h. */
+ * 10 min with 20 % jitter, schedules stale after 24 h, 10 min of grace after
+ * ready-by. */
 void dsp_config_default(struct dsp_config *c);
 
 /* A command the core wants sent. Strings are borrowed for the call. */

@@ -42,6 +42,7 @@ struct dispatch_config {
     int64_t retry_base_s;
     int64_t retry_max_s;
     int64_t schedule_max_age_min;
+    int64_t ready_by_grace_min;
     int64_t command_deadline_ms;
     int64_t batch_max;
     int64_t poll_ms;
@@ -70,6 +71,10 @@ static const struct d2ev_cfg_entry dispatch_table[] = {
       "a schedule not refreshed for this many minutes is stale: the car is left charging "
       "(resumed if we paused it)",
       10, 100000 },
+    { "ready-by-grace-min", D2EV_CFG_INT, F(ready_by_grace_min), "10",
+      "after a schedule's ready-by time, send nothing for this many minutes while the next "
+      "plan arrives; then resume the car if we paused it",
+      0, 1440 },
     { "command-deadline-ms", D2EV_CFG_INT, F(command_deadline_ms), "120000",
       "real time the OEM engine may spend on one command (wake, retries, Enode action)", 1000,
       3600000 },
@@ -519,6 +524,7 @@ static void to_core_config(const struct dispatch_config *cfg, struct dsp_config 
     c->retry.base_ms = cfg->retry_base_s * 1000;
     c->retry.max_ms = cfg->retry_max_s * 1000;
     c->schedule_max_age_ms = cfg->schedule_max_age_min * 60000;
+    c->ready_by_grace_ms = cfg->ready_by_grace_min * 60000;
     c->seed = d2ev_rand_seed();
 }
 

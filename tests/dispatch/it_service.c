@@ -422,6 +422,7 @@ static void start_dispatcher(void)
     snprintf(arg_port, sizeof(arg_port), "--admin-port=%d", G.admin_port);
     const char *argv[] = { arg_port,
                            "--confirm-timeout-s=900",
+                           "--ready-by-grace-min=5",
                            "--retry-base-s=60",
                            "--retry-max-s=120",
                            "--max-attempts=3",
@@ -585,7 +586,7 @@ static void test_full_night(void **state)
     /* the plan is over at ready-by: the car we paused charges again */
     for (int i = 0; i < 3; i++)
         wait_records(cars[i]->vehicle_id, "start", "confirmed", 3);
-    int64_t boundary[] = { t0, n.w[0], n.w[1], n.w[2], n.w[3], n.ready_by };
+    int64_t boundary[] = { t0, n.w[0], n.w[1], n.w[2], n.w[3], n.ready_by + 5 * MIN };
     int64_t late[] = { LATE_OK, LATE_OK, LATE_OK, LATE_OK, LATE_OK, LATE_OK };
     for (int i = 0; i < 3; i++) {
         expect_commands(cars[i], "stop,start,stop,start,stop,start", boundary, late);
@@ -671,7 +672,7 @@ static void test_sigkill_restart_misses_and_repeats_nothing(void **state)
         fail_msg("the restarts took too long for this test's window");
     for (int i = 0; i < 2; i++)
         wait_records(cars[i]->vehicle_id, "start", "confirmed", 2); /* the fail-safe one */
-    int64_t boundary[] = { t0, w[0], w[1], ready_by };
+    int64_t boundary[] = { t0, w[0], w[1], ready_by + 5 * MIN };
     int64_t late[] = { LATE_OK, 0, LATE_OK, LATE_OK };
     for (int i = 0; i < 2; i++) {
         expect_commands(cars[i], "stop,start,stop,start", boundary, late);

@@ -190,6 +190,8 @@ static void tick(struct dsp_core *c, int64_t now)
     assert_true(dsp_core_tick(c, now) >= 0);
 }
 
+static int64_t pause_car(struct dsp_core *c, const char *id);
+
 /* Charging at plug-in; windows 01:00-02:00 and 04:00-05:00; ready by 07:00. */
 static const int night[] = { 180, 240, 360, 420 };
 
@@ -249,19 +251,49 @@ static void test_full_night_pause_and_resume_at_the_boundaries(void **state)
     expect_record(D2EV_CMD_STOP, D2EV_DISPATCH_SENT, 1, 1);
     telemetry(c, "v1", D2EV_CHG_STOPPED, T0 + 421 * MIN);
     expect_record(D2EV_CMD_STOP, D2EV_DISPATCH_CONFIRMED, 1, 1);
-    /* ready-by passed: the plan is over, and we paused it: resume (fail-safe) */
-    tick(c, T0 + 539 * MIN);
-    assert_int_equal(F.nsub, 5);
+    /* ready-by passed: the plan is over; after the grace for the next plan,
+     * and as we paused it: resume (fail-safe) */
     tick(c, T0 + 540 * MIN);
+    tick(c, T0 + 549 * MIN);
+    assert_int_equal(F.nsub, 5);
+    tick(c, T0 + 550 * MIN);
     assert_int_equal(F.nsub, 6);
     assert_int_equal(F.sub[5].command, D2EV_CMD_START);
-    sent(c, T0 + 540 * MIN);
+    sent(c, T0 + 550 * MIN);
     expect_record(D2EV_CMD_START, D2EV_DISPATCH_SENT, -1, 1);
     assert_string_equal(last_record()->command_id, "7-fs-start");
     assert_int_equal(F.nn, 0);
     /* records are strictly increasing in time */
     for (size_t i = 1; i < F.nd; i++)
         assert_true(F.d[i].at > F.d[i - 1].at);
+    dsp_core_destroy(c);
+}
+
+static void test_the_next_plan_within_the_grace_after_ready_by_sends_nothing(void **state)
+{
+    (void)state;
+    struct dsp_core *c = core_new(true, T0);
+    int64_t t = pause_car(c, "g");
+    (void)t;
+    tick(c, T0 + 180 * MIN);
+    sent(c, T0 + 180 * MIN);
+    telemetry(c, "g", D2EV_CHG_CHARGING, T0 + 181 * MIN);
+    tick(c, T0 + 240 * MIN);
+    sent(c, T0 + 240 * MIN);
+    telemetry(c, "g", D2EV_CHG_STOPPED, T0 + 241 * MIN);
+    tick(c, T0 + 360 * MIN);
+    sent(c, T0 + 360 * MIN);
+    telemetry(c, "g", D2EV_CHG_CHARGING, T0 + 361 * MIN);
+    tick(c, T0 + 420 * MIN);
+    sent(c, T0 + 420 * MIN);
+    telemetry(c, "g", D2EV_CHG_STOPPED, T0 + 421 * MIN);
+    size_t before = F.nsub;
+    /* ready-by at 540; the next night's plan arrives a minute later */
+    tick(c, T0 + 540 * MIN);
+    const int tomorrow[] = { 1620, 1680 };
+    schedule(c, "g", 2, D2EV_SCHED_OPTIMAL, T0 + 541 * MIN, 1980, tomorrow, 1, T0 + 541 * MIN);
+    tick(c, T0 + 600 * MIN);
+    assert_int_equal(F.nsub, before); /* still paused, as the new plan wants */
     dsp_core_destroy(c);
 }
 
@@ -650,6 +682,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_night_pause_and_resume_at_the_boundaries),
         cmocka_unit_test(test_no_command_when_the_car_already_does_what_is_intended),
+        cmocka_unit_test(test_the_next_plan_within_the_grace_after_ready_by_sends_nothing),
         cmocka_unit_test(test_a_car_that_ignores_stop_is_retried_then_alerted_once),
         cmocka_unit_test(test_a_start_that_never_flows_is_alerted_and_no_telemetry_is_not_blamed),
         cmocka_unit_test(test_oem_errors_retry_fail_and_wake),
