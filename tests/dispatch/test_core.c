@@ -273,20 +273,15 @@ static void test_the_next_plan_within_the_grace_after_ready_by_sends_nothing(voi
 {
     (void)state;
     struct dsp_core *c = core_new(true, T0);
-    int64_t t = pause_car(c, "g");
-    (void)t;
-    tick(c, T0 + 180 * MIN);
-    sent(c, T0 + 180 * MIN);
-    telemetry(c, "g", D2EV_CHG_CHARGING, T0 + 181 * MIN);
-    tick(c, T0 + 240 * MIN);
-    sent(c, T0 + 240 * MIN);
-    telemetry(c, "g", D2EV_CHG_STOPPED, T0 + 241 * MIN);
-    tick(c, T0 + 360 * MIN);
-    sent(c, T0 + 360 * MIN);
-    telemetry(c, "g", D2EV_CHG_CHARGING, T0 + 361 * MIN);
-    tick(c, T0 + 420 * MIN);
-    sent(c, T0 + 420 * MIN);
-    telemetry(c, "g", D2EV_CHG_STOPPED, T0 + 421 * MIN);
+    pause_car(c, "g");
+    /* each boundary of the night: the command, accepted, then confirmed */
+    static const int at[] = { 180, 240, 360, 420 };
+    for (int i = 0; i < 4; i++) {
+        tick(c, T0 + at[i] * MIN);
+        sent(c, T0 + at[i] * MIN);
+        telemetry(c, "g", i % 2 ? D2EV_CHG_STOPPED : D2EV_CHG_CHARGING, T0 + (at[i] + 1) * MIN);
+    }
+    assert_int_equal(F.nsub, 5);
     size_t before = F.nsub;
     /* ready-by at 540; the next night's plan arrives a minute later */
     tick(c, T0 + 540 * MIN);
