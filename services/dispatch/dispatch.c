@@ -446,15 +446,26 @@ static void warm_up(struct d2ev_producer *p)
 static void on_assign(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 {
     struct dispatcher *D = opaque;
-    (void)parts;
-    D->partition_cnt = partition_count(d2ev_consumer_handle(D->consumer), D2EV_TOPIC_CREDENTIALS);
+    rd_kafka_t *rk = d2ev_consumer_handle(D->consumer);
+    D->partition_cnt = partition_count(rk, D2EV_TOPIC_CREDENTIALS);
+    /* history partitions paused under an earlier assignment must be read
+     * again, or the replay would never catch up */
+    rd_kafka_topic_partition_list_t *hist = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (!strcmp(parts->elems[i].topic, D2EV_TOPIC_DISPATCH))
+            rd_kafka_topic_partition_list_add(hist, D2EV_TOPIC_DISPATCH, parts->elems[i].partition);
+    if (hist->cnt)
+        rd_kafka_resume_partitions(rk, hist);
+    rd_kafka_topic_partition_list_destroy(hist);
 }
 
 static void on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 {
     struct dispatcher *D = opaque;
-    /* commands under way finish and are recorded before their cars move on;
-     * the consumer flushes the producer after this */
+    /* decide nothing new; commands under way finish and are recorded before
+     * their cars move on (the consumer flushes the producer after this) */
+    D->live = false;
+    dsp_core_set_live(D->core, false, d2ev_clock_now_ms());
     size_t left = d2ev_oem_engine_drain(D->engine, 3000);
     if (left)
         d2ev_log_warn("commands still under way at revoke", D2EV_LF_INT("count", (int64_t)left));
@@ -463,8 +474,6 @@ static void on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts
             dsp_core_drop_partition(D->core, parts->elems[i].partition);
     if (D->partition_cnt > 0)
         d2ev_credview_remove_partitions(D->creds, parts, D->partition_cnt);
-    D->live = false;
-    dsp_core_set_live(D->core, false, d2ev_clock_now_ms());
 }
 
 /* ------------------------------------------------------------ start-up */

@@ -415,11 +415,13 @@ static void tombstone(const char *topic, const struct car *c)
 
 /* ------------------------------------------------------------ the dispatcher */
 
-static void start_dispatcher(void)
+/* Start a dispatcher in consumer group it-dispatch-<group> (log <name>.log)
+ * and wait until it is ready; *admin_port receives its admin port. */
+static void spawn_dispatcher(struct d2ev_test_proc *p, const char *name, int group, int *admin_port)
 {
-    static char arg_port[32];
-    G.admin_port = d2ev_test_free_port();
-    snprintf(arg_port, sizeof(arg_port), "--admin-port=%d", G.admin_port);
+    static char arg_port[32], env_group[64];
+    *admin_port = d2ev_test_free_port();
+    snprintf(arg_port, sizeof(arg_port), "--admin-port=%d", *admin_port);
     const char *argv[] = { arg_port,
                            "--confirm-timeout-s=900",
                            "--ready-by-grace-min=5",
@@ -427,22 +429,26 @@ static void start_dispatcher(void)
                            "--retry-max-s=120",
                            "--max-attempts=3",
                            NULL };
-    /* Each start joins a fresh consumer group. In the same group, the
-     * devbroker's coordinator would first wait out the SIGKILLed member's
-     * session (10-20 real s, hours of simulated time); a fresh group also
-     * re-reads all telemetry, the harder case for a restart. Dispatch state
-     * itself comes from the state topics either way. */
-    static char env_group[64];
-    snprintf(env_group, sizeof(env_group), "D2EV_KAFKA_GROUP=it-dispatch-%d", G.starts++);
+    snprintf(env_group, sizeof(env_group), "D2EV_KAFKA_GROUP=it-dispatch-%d", group);
     const char *env[] = {
         G.env_brokers,          G.env_keys, G.env_cfg, G.env_speed, G.env_origin, G.env_start,
         "D2EV_LOG_LEVEL=debug", env_group,  NULL
     };
-    d2ev_test_spawn(&G.dispatcher, G.tmp, "dispatch", d2ev_test_bin("d2ev-dispatch"), argv, env);
+    d2ev_test_spawn(p, G.tmp, name, d2ev_test_bin("d2ev-dispatch"), argv, env);
     char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", G.admin_port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", *admin_port);
     if (!d2ev_test_wait_http(url, 200, 30000))
-        fail_msg("d2ev-dispatch did not become ready (see %s)", G.dispatcher.log_path);
+        fail_msg("d2ev-dispatch did not become ready (see %s)", p->log_path);
+}
+
+/* (Re)start the dispatcher. Each start joins a fresh consumer group: in the
+ * same group the devbroker's coordinator would first wait out a SIGKILLed
+ * member's session (10-20 real s, hours of simulated time); a fresh group
+ * also re-reads all telemetry, the harder case for a restart. Dispatch state
+ * itself comes from the state topics either way. */
+static void start_dispatcher(void)
+{
+    spawn_dispatcher(&G.dispatcher, "dispatch", G.starts++, &G.admin_port);
 }
 
 /* Faster flows than the production defaults: the simulator runs 600x. */
@@ -934,6 +940,63 @@ static void test_a_night_planned_by_the_scheduler(void **state)
     assert_int_equal(d2ev_test_stop(&sched, SIGTERM, 10000), 0);
 }
 
+/* Pick a vehicle id whose records go to a partition in [lo, hi] (of 4). */
+static void id_in_partitions(char *out, size_t size, const char *prefix, int lo, int hi)
+{
+    for (int n = 0;; n++) {
+        snprintf(out, size, "%s-%d", prefix, n);
+        int32_t p = d2ev_kafka_partition_of(out, 4);
+        if (p >= lo && p <= hi)
+            return;
+    }
+}
+
+/* A second replica joins the group, which splits the partitions: both
+ * replicas drop everything, re-read their share of the history (the first had
+ * paused its history partitions) and catch up; neither repeats the stop it or
+ * the other sent, and at the boundary each starts the car it now owns, once. */
+static void test_rebalance_between_replicas_repeats_nothing(void **state)
+{
+    (void)state;
+    char a[32], b[32];
+    id_in_partitions(a, sizeof(a), "rb-low", 0, 1);  /* range assignor: stays with the first */
+    id_in_partitions(b, sizeof(b), "rb-high", 2, 3); /* moves to the second */
+    struct car *cars[2] = { new_car("smartcar", a), new_car("tesla", b) };
+    int64_t t0 = now();
+    /* the devbroker takes up to ~10 real s (100 simulated min) to rebalance */
+    int64_t w[] = { t0 + 150 * MIN, t0 + 200 * MIN };
+    for (int i = 0; i < 2; i++)
+        publish_schedule(cars[i], 5, D2EV_SCHED_OPTIMAL, w, 1, t0 + 300 * MIN, 90);
+    for (int i = 0; i < 2; i++)
+        wait_records(cars[i]->vehicle_id, "stop", "confirmed", 1);
+    struct d2ev_test_proc second;
+    int second_port;
+    spawn_dispatcher(&second, "dispatch-2", G.starts - 1, &second_port);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", G.admin_port);
+    if (!d2ev_test_wait_http(url, 200, 30000))
+        fail_msg("the first replica did not catch up after the rebalance");
+    if (now() >= w[0] - 10 * MIN)
+        fail_msg("the rebalance took too long for this test's window");
+    for (int i = 0; i < 2; i++)
+        wait_records(cars[i]->vehicle_id, "start", "confirmed", 1);
+    int64_t boundary[] = { t0, w[0] };
+    int64_t late[] = { LATE_OK, LATE_OK };
+    for (int i = 0; i < 2; i++) {
+        expect_commands(cars[i], "stop,start", boundary, late);
+        cars[i]->active = false;
+    }
+    /* each replica started the car it owns, and only that one */
+    char start_a[96], start_b[96];
+    snprintf(start_a, sizeof(start_a), "\"vehicle_id\":\"%s\",\"command\":\"start\"", a);
+    snprintf(start_b, sizeof(start_b), "\"vehicle_id\":\"%s\",\"command\":\"start\"", b);
+    assert_int_equal(d2ev_test_grep_count(G.dispatcher.log_path, start_a), 1);
+    assert_int_equal(d2ev_test_grep_count(G.dispatcher.log_path, start_b), 0);
+    assert_int_equal(d2ev_test_grep_count(second.log_path, start_b), 1);
+    assert_int_equal(d2ev_test_grep_count(second.log_path, start_a), 0);
+    assert_int_equal(d2ev_test_stop(&second, SIGTERM, 15000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -945,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_sleeping_tesla_is_woken_for_a_command),
         cmocka_unit_test(test_a_night_planned_by_the_scheduler),
         cmocka_unit_test(test_sigkill_restart_misses_and_repeats_nothing),
+        cmocka_unit_test(test_rebalance_between_replicas_repeats_nothing),
     };
     if (getenv("D2EV_TEST_FILTER")) /* e.g. "test_full_night", when working on one */
         cmocka_set_test_filter(getenv("D2EV_TEST_FILTER"));
