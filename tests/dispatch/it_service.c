@@ -55,6 +55,7 @@ static struct {
     char *keys;
     struct d2ev_keyring *kr;
     struct d2ev_test_proc dispatcher;
+    struct d2ev_test_proc second; /* the rebalance test's second replica */
     int admin_port;
     int starts;
     char env_brokers[256], env_keys[256], env_cfg[700];
@@ -512,6 +513,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    d2ev_test_stop(&G.second, SIGTERM, 15000); /* when a test failed with it running */
     int st = d2ev_test_stop(&G.dispatcher, SIGTERM, 15000);
     G.stop = 1;
     pthread_join(G.poller, NULL);
@@ -969,9 +971,8 @@ static void test_rebalance_between_replicas_repeats_nothing(void **state)
         publish_schedule(cars[i], 5, D2EV_SCHED_OPTIMAL, w, 1, t0 + 300 * MIN, 90);
     for (int i = 0; i < 2; i++)
         wait_records(cars[i]->vehicle_id, "stop", "confirmed", 1);
-    struct d2ev_test_proc second;
     int second_port;
-    spawn_dispatcher(&second, "dispatch-2", G.starts - 1, &second_port);
+    spawn_dispatcher(&G.second, "dispatch-2", G.starts - 1, &second_port);
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/readyz", G.admin_port);
     if (!d2ev_test_wait_http(url, 200, 30000))
@@ -992,9 +993,9 @@ static void test_rebalance_between_replicas_repeats_nothing(void **state)
     snprintf(start_b, sizeof(start_b), "\"vehicle_id\":\"%s\",\"command\":\"start\"", b);
     assert_int_equal(d2ev_test_grep_count(G.dispatcher.log_path, start_a), 1);
     assert_int_equal(d2ev_test_grep_count(G.dispatcher.log_path, start_b), 0);
-    assert_int_equal(d2ev_test_grep_count(second.log_path, start_b), 1);
-    assert_int_equal(d2ev_test_grep_count(second.log_path, start_a), 0);
-    assert_int_equal(d2ev_test_stop(&second, SIGTERM, 15000), 0);
+    assert_int_equal(d2ev_test_grep_count(G.second.log_path, start_b), 1);
+    assert_int_equal(d2ev_test_grep_count(G.second.log_path, start_a), 0);
+    assert_int_equal(d2ev_test_stop(&G.second, SIGTERM, 15000), 0);
 }
 
 int main(void)
