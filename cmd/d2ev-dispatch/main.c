@@ -1,5 +1,5 @@
 /* d2ev-dispatch: parses flags and environment, then runs the service. */
-#include "skeletons.h"
+#include "dispatch.h"
 
 int main(int argc, char **argv)
 {

@@ -95,6 +95,4 @@ SKELETON(bridge, 9101, "HTTP entry point for the mobile app's backend",
          LIST(D2EV_TOPIC_REG_RESULTS), LIST(NULL))
 SKELETON(registration, 9102, "Vehicle records, preferences, credentials and erasure",
          LIST(D2EV_TOPIC_REG_REQUESTS), LIST(NULL))
-SKELETON(dispatch, 9105, "Pauses and resumes cars on schedule and verifies they obeyed",
-         LIST(D2EV_TOPIC_SCHEDULES, D2EV_TOPIC_TELEMETRY, D2EV_TOPIC_CREDENTIALS),
-         LIST(D2EV_TOPIC_SCHEDULES, D2EV_TOPIC_CREDENTIALS))
+

@@ -11,6 +11,5 @@
 
 extern const struct d2ev_service_def d2ev_bridge_def;
 extern const struct d2ev_service_def d2ev_registration_def;
-extern const struct d2ev_service_def d2ev_dispatch_def;
 
 #endif

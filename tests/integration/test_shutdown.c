@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "d2ev/clock.h"
+#include "d2ev/crypto.h"
 #include "d2ev/log.h"
 #include "d2ev_test.h"
 
@@ -37,11 +38,16 @@ static int teardown(void **state)
 
 static void start_service(struct d2ev_test_proc *p, const char *name, int admin_port)
 {
-    static char env_brokers[256], env_port[64];
+    static char env_brokers[256], env_port[64], env_keys[128];
     snprintf(env_brokers, sizeof(env_brokers), "D2EV_KAFKA_BROKERS=%s", g_broker.bootstrap);
     snprintf(env_port, sizeof(env_port), "D2EV_ADMIN_PORT=%d", admin_port);
+    /* services that open sealed OEM tokens require the keyring */
+    char *keys = d2ev_keyring_generate("k1");
+    snprintf(env_keys, sizeof(env_keys), "D2EV_CREDENTIALS_KEYS=%s", keys);
+    free(keys);
     /* HTTP ports (api, bridge) on any free port: never the fixed defaults */
-    const char *env[] = { env_brokers, env_port, "D2EV_LOG_LEVEL=info", "D2EV_HTTP_PORT=0", NULL };
+    const char *env[] = { env_brokers, env_port, env_keys, "D2EV_LOG_LEVEL=info",
+                          "D2EV_HTTP_PORT=0", NULL };
     char bin[64];
     snprintf(bin, sizeof(bin), "d2ev-%s", name);
     d2ev_test_spawn(p, g_tmp, name, d2ev_test_bin(bin), NULL, env);
