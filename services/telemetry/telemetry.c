@@ -70,8 +70,8 @@ struct telemetry_config {
 #define F(x) offsetof(struct telemetry_config, x)
 static const struct d2ev_cfg_entry telemetry_table[] = {
     { "credentials-keys", D2EV_CFG_SECRET, F(credentials_keys), NULL,
-      "keyring that opens the sealed OEM tokens of d2ev.credentials (kid:base64,...); without "
-      "it only per-application-token OEMs (Enode) are polled" },
+      "keyring that opens the sealed OEM tokens of d2ev.credentials (kid:base64,...)", 0, 0,
+      true },
     { "oems", D2EV_CFG_STR, F(oems), "smartcar,tesla,enode",
       "OEM adapters to load (comma-separated); vehicles of other OEMs are not polled" },
     { "poll-charging-s", D2EV_CFG_INT, F(poll_charging_s), "180",
@@ -155,7 +155,6 @@ struct telemetry {
     struct d2ev_service *svc;
     const struct telemetry_config *cfg;
     struct d2ev_keyring *keyring;
-    bool have_keys;
     struct d2ev_producer *producer;
     struct d2ev_consumer *group, *reader;
     struct d2ev_oem *oems[MAX_OEMS];
@@ -168,7 +167,7 @@ struct telemetry {
     int32_t owned[MAX_PARTITIONS];
     size_t nowned;
     int64_t read_deadline_ms;
-    struct d2ev_metric *m_rejected, *m_inputs, *m_recovered, *m_keys_missing;
+    struct d2ev_metric *m_rejected, *m_inputs, *m_recovered;
 };
 
 /* ------------------------------------------------------------ outputs */
@@ -280,7 +279,7 @@ static int on_credentials(struct telemetry *T, const rd_kafka_message_t *msg, co
     struct d2ev_err err = { 0 };
     if (d2ev_credview_apply(T->cv, msg, &err) != D2EV_OK)
         return err.code == D2EV_ERR_NOMEM ? D2EV_ERR_NOMEM : reject(T, msg, err.msg);
-    bool present = T->have_keys && d2ev_credview_has(T->cv, key);
+    bool present = d2ev_credview_has(T->cv, key);
     return tel_core_on_credentials(T->core, key, msg->partition, msg->offset, present, now);
 }
 
@@ -589,26 +588,13 @@ static int loop(struct telemetry *T)
 static int open_keyring(struct telemetry *T)
 {
     struct d2ev_err err = { 0 };
-    if (T->cfg->credentials_keys && *T->cfg->credentials_keys) {
-        T->keyring = d2ev_keyring_parse(T->cfg->credentials_keys, &err);
-        if (!T->keyring) {
-            d2ev_log_error("--credentials-keys: cannot parse the keyring",
-                           D2EV_LF_STR("error", err.msg));
-            return D2EV_ERR_INVALID;
-        }
-        T->have_keys = true;
-        return D2EV_OK;
+    T->keyring = d2ev_keyring_parse(T->cfg->credentials_keys, &err);
+    if (!T->keyring) {
+        d2ev_log_error("--credentials-keys: cannot parse the keyring",
+                       D2EV_LF_STR("error", err.msg));
+        return D2EV_ERR_INVALID;
     }
-    /* Without the keyring no sealed token opens: vehicles of per-vehicle-token
-     * OEMs stay in class no_credentials (and the metric says so). A throw-away
-     * key keeps the credentials view's contract. */
-    d2ev_log_error("D2EV_CREDENTIALS_KEYS is not set: only per-application-token OEMs are polled");
-    d2ev_metric_set(T->m_keys_missing, 1);
-    char *text = d2ev_keyring_generate("none");
-    T->keyring = text ? d2ev_keyring_parse(text, &err) : NULL;
-    if (text)
-        d2ev_crypto_free_secret(text, 0);
-    return T->keyring ? D2EV_OK : D2EV_ERR_NOMEM;
+    return D2EV_OK;
 }
 
 static int telemetry_run(struct d2ev_service *svc, void *config)
@@ -624,8 +610,6 @@ static int telemetry_run(struct d2ev_service *svc, void *config)
     T->m_inputs = d2ev_metric_counter("d2ev_telemetry_inputs_total", "Inputs handled", NULL);
     T->m_recovered = d2ev_metric_counter("d2ev_telemetry_sessions_restored_total",
                                          "Open sessions read back from d2ev.sessions", NULL);
-    T->m_keys_missing = d2ev_metric_gauge("d2ev_telemetry_credentials_keys_missing",
-                                          "1 when no credentials keyring is configured", NULL);
     int status = D2EV_EXIT_FAILURE;
     struct d2ev_err err = { 0 };
     struct tel_oem_info info[MAX_OEMS];
