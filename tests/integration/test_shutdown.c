@@ -40,7 +40,14 @@ static void start_service(struct d2ev_test_proc *p, const char *name, int admin_
     static char env_brokers[256], env_port[64];
     snprintf(env_brokers, sizeof(env_brokers), "D2EV_KAFKA_BROKERS=%s", g_broker.bootstrap);
     snprintf(env_port, sizeof(env_port), "D2EV_ADMIN_PORT=%d", admin_port);
-    const char *env[] = { env_brokers, env_port, "D2EV_LOG_LEVEL=info", NULL };
+    /* the bridge and registration refuse to start without their secrets */
+    const char *env[] = { env_brokers,
+                          env_port,
+                          "D2EV_LOG_LEVEL=info",
+                          "D2EV_BRIDGE_HMAC_SECRET=shutdown-test-hmac-secret",
+                          "D2EV_CREDENTIALS_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                          "D2EV_HTTP_PORT=0",
+                          NULL };
     char bin[64];
     snprintf(bin, sizeof(bin), "d2ev-%s", name);
     d2ev_test_spawn(p, g_tmp, name, d2ev_test_bin(bin), NULL, env);
