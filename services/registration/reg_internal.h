@@ -38,6 +38,7 @@ struct reg_config {
     int64_t op_deadline_ms;
     int64_t outcomes_max;
     bool read_on_register;
+    int64_t commit_interval_ms;
     int64_t drain_ms;
 };
 
@@ -129,12 +130,13 @@ struct reg {
     struct reg_outcomes *outcomes;
     struct reg_part *parts;
     size_t nparts;
-    bool live;         /* every assigned state partition is replayed */
-    size_t tracked;    /* request messages not yet committable */
-    size_t timer_ops;  /* refreshes started by the timer, in flight */
-    uint64_t produced; /* outputs since the last flush */
-    int failed;        /* a fatal error: stop without committing */
-    int64_t margin_ms; /* refresh margin on the d2ev clock */
+    bool live;              /* every assigned state partition is replayed */
+    size_t tracked;         /* request messages not yet committable */
+    size_t timer_ops;       /* refreshes started by the timer, in flight */
+    uint64_t produced;      /* outputs since the last flush */
+    int64_t committed_mono; /* last time everything produced was acknowledged */
+    int failed;             /* a fatal error: stop without committing */
+    int64_t margin_ms;      /* refresh margin on the d2ev clock */
     /* scratch for the token source's get(): valid until the next get() */
     char *scratch_access, *scratch_refresh;
     struct d2ev_metric *m_requests[2], *m_refresh_ok, *m_refresh_failed, *m_dead, *m_vehicles,

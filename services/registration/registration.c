@@ -28,7 +28,8 @@
 #include "d2ev/topics.h"
 #include "reg_internal.h"
 
-#define SERVICE "registration"
+#define SERVICE         "registration"
+#define ENGINE_SLICE_MS 5
 
 #define F(x) offsetof(struct reg_config, x)
 static const struct d2ev_cfg_entry reg_table[] = {
@@ -63,6 +64,10 @@ static const struct d2ev_cfg_entry reg_table[] = {
     { "read-on-register", D2EV_CFG_BOOL, F(read_on_register), "true",
       "read the car once when linking it: proves the token opens this car and learns the "
       "battery capacity" },
+    { "commit-interval-ms", D2EV_CFG_INT, F(commit_interval_ms), "1000",
+      "wait for Kafka to acknowledge outputs and commit at least this often (it also "
+      "commits whenever everything produced is acknowledged)",
+      10, 60000 },
     { "drain-ms", D2EV_CFG_INT, F(drain_ms), "5000",
       "on shutdown or rebalance, time allowed for OEM operations in flight to finish", 0, 60000 },
     D2EV_CFG_END,
@@ -203,21 +208,31 @@ static void release_done(struct reg *R, struct reg_part *pt)
     }
 }
 
-/* Flush what was produced, then commit what it completed. */
-static int settle(struct reg *R)
+/* Commit what completed once everything produced is delivered. Without
+ * force this does not wait: while Kafka still acknowledges outputs the loop
+ * keeps working, and only every commit-interval-ms does it block until all
+ * are delivered. A flush
+ * costs a few round trips to the broker whatever its size, so waiting for one
+ * per batch would cap the throughput. */
+static int settle(struct reg *R, bool force)
 {
     bool any = R->produced > 0;
     for (size_t i = 0; i < R->nparts && !any; i++)
         any = R->parts[i].head && R->parts[i].head->done;
     if (!any || R->failed)
         return R->failed;
+    int64_t now = d2ev_clock_mono_ms();
+    bool due = force || now - R->committed_mono >= R->cfg->commit_interval_ms;
     struct d2ev_err err = { 0 };
-    int rc = d2ev_producer_flush(R->producer, 30000, &err);
+    int rc = d2ev_producer_flush(R->producer, due ? 30000 : 0, &err);
+    if (rc == D2EV_ERR_TIMEOUT && !due)
+        return D2EV_OK; /* still in flight: commit later */
     if (rc) {
         fail(R, rc, "cannot deliver outputs; requests left uncommitted", err.msg);
         return rc;
     }
     R->produced = 0;
+    R->committed_mono = now;
     for (size_t i = 0; i < R->nparts; i++)
         release_done(R, &R->parts[i]);
     if (d2ev_consumer_commit(R->consumer, false, &err) != D2EV_OK)
@@ -334,6 +349,19 @@ static void go_live(struct reg *R)
     }
     if (l->cnt)
         rd_kafka_resume_partitions(d2ev_consumer_handle(R->consumer), l);
+    rd_kafka_topic_partition_list_destroy(l);
+    /* From here on the state topics only bring back this replica's own
+     * writes, which it ignores: stop fetching them until the next rebalance
+     * (three quarters of what it would otherwise read) */
+    static const char *const state[] = { D2EV_TOPIC_VEHICLES, D2EV_TOPIC_CREDENTIALS,
+                                         D2EV_TOPIC_REG_RESULTS };
+    l = rd_kafka_topic_partition_list_new(16);
+    for (size_t i = 0; i < R->nparts; i++) {
+        for (size_t t = 0; R->parts[i].assigned && t < 3; t++)
+            rd_kafka_topic_partition_list_add(l, state[t], (int32_t)i);
+    }
+    if (l->cnt)
+        rd_kafka_pause_partitions(d2ev_consumer_handle(R->consumer), l);
     rd_kafka_topic_partition_list_destroy(l);
     d2ev_log_info("state replayed: handling requests",
                   D2EV_LF_INT("vehicles", (long long)R->fleet.count),
@@ -466,6 +494,10 @@ static void drain_engine(struct reg *R)
 static void on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts)
 {
     struct reg *R = opaque;
+    /* whoever gets these partitions next reads them from where they were */
+    rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resume_partitions(d2ev_consumer_handle(R->consumer), all);
+    rd_kafka_topic_partition_list_destroy(all);
     drain_engine(R);
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -521,16 +553,21 @@ static int loop(struct reg *R)
         R->live = live;
         d2ev_service_set_ready(R->svc, live,
                                live ? NULL : "replaying vehicles, credentials and results");
-        if (pending || d2ev_oem_engine_pending(R->engine)) {
-            int rc = d2ev_oem_engine_poll(R->engine, n ? 0 : 10);
+        /* one poll handles a bounded number of sockets: keep going while
+         * operations complete, for a few milliseconds */
+        int64_t until = d2ev_clock_mono_ms() + ENGINE_SLICE_MS;
+        for (int rc = 1, first = 1; rc > 0 && d2ev_oem_engine_pending(R->engine); first = 0) {
+            rc = d2ev_oem_engine_poll(R->engine, first && !n ? 10 : 0);
             if (rc < 0)
                 fail(R, rc, "OEM engine failed", d2ev_rc_name(rc));
+            if (d2ev_clock_mono_ms() >= until)
+                break;
         }
         if (live && d2ev_clock_mono_ms() >= next_tick) {
             reg_tokens_tick(R);
             next_tick = d2ev_clock_mono_ms() + R->cfg->tick_ms;
         }
-        settle(R);
+        settle(R, false);
         d2ev_producer_poll(R->producer, 0);
         if (d2ev_producer_fatal(R->producer))
             fail(R, D2EV_ERR_KAFKA, "Kafka producer failed", "fatal producer error");
@@ -587,6 +624,24 @@ static int load_oems(struct reg *R, const struct reg_config *cfg)
     return 0;
 }
 
+/* Learn the partitions of the output topics now, so the first request does
+ * not wait for a metadata round trip. */
+static void prewarm(struct reg *R)
+{
+    static const char *const out[] = { D2EV_TOPIC_VEHICLES, D2EV_TOPIC_CREDENTIALS,
+                                       D2EV_TOPIC_REG_RESULTS, D2EV_TOPIC_NOTIFICATIONS,
+                                       D2EV_TOPIC_DEADLETTER };
+    rd_kafka_t *rk = d2ev_producer_handle(R->producer);
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, out[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
+}
+
 static int setup(struct reg *R, const struct reg_config *cfg)
 {
     struct d2ev_err err = { 0 };
@@ -614,6 +669,7 @@ static int setup(struct reg *R, const struct reg_config *cfg)
         d2ev_log_error("cannot create the producer", D2EV_LF_STR("error", err.msg));
         return D2EV_EXIT_FAILURE;
     }
+    prewarm(R);
     static const char *const topics[] = { D2EV_TOPIC_REG_REQUESTS, D2EV_TOPIC_VEHICLES,
                                           D2EV_TOPIC_CREDENTIALS, D2EV_TOPIC_REG_RESULTS, NULL };
     static const char *const state[] = { D2EV_TOPIC_VEHICLES, D2EV_TOPIC_CREDENTIALS,
@@ -667,7 +723,7 @@ static int registration_run(struct d2ev_service *svc, void *config)
         int rc = loop(&R);
         if (!rc) { /* finish what is in flight, deliver it, commit it */
             drain_engine(&R);
-            settle(&R);
+            settle(&R, true);
         }
         status = rc == D2EV_OK ? D2EV_EXIT_OK : D2EV_EXIT_FAILURE;
         if (rc)
