@@ -53,6 +53,17 @@ static void test_the_documented_example(void **state)
     assert_int_equal(strlen(hex), 64);
 }
 
+/* The worked example in docs/bridge.md, "Signing requests". */
+static void test_the_worked_example_in_the_docs(void **state)
+{
+    const char *body = "{\"user_id\":\"u-42\",\"oem\":\"enode\",\"oem_vehicle_id\":"
+                       "\"2e2ee1d4-5f1a-4c2b-9d3e-1f2a3b4c5d6e\",\"timezone\":\"Europe/Berlin\","
+                       "\"region\":\"DE\"}";
+    char hex[BRIDGE_SIG_HEX_LEN + 1];
+    bridge_sign("the shared secret", 17, "1795246200", "POST", PATH, body, strlen(body), hex);
+    assert_string_equal(hex, "2da581aa7022d57efd0c457caeca9356b6ff19e2121e2c205b98a513257fa808");
+}
+
 static void test_good_signature_is_accepted(void **state)
 {
     struct d2ev_err err = { 0 };
@@ -220,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_documented_example),
+        cmocka_unit_test(test_the_worked_example_in_the_docs),
         cmocka_unit_test(test_good_signature_is_accepted),
         cmocka_unit_test(test_any_change_breaks_the_signature),
         cmocka_unit_test(test_stale_and_future_timestamps),
