@@ -30,6 +30,7 @@
 
 #define HMAC_SECRET "it-bridge-hmac-secret-0123456789"
 #define KEY_B64     "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k="
+#define KEY2_B64    "VGhpcyBpcyBhIG5ldyBrZXkgZm9yIHJvdGF0aW9uISE="
 #define WAIT_MS     30000
 #define MAX_SECRETS 256
 
@@ -37,7 +38,7 @@ struct world {
     const char *tmp;
     struct d2ev_test_broker broker;
     struct d2ev_test_proc sim, reg, bridge;
-    int sim_port, bridge_port;
+    int sim_port, bridge_port, reg_admin;
     char sim_url[64];
     struct d2ev_keyring *keys;
     /* every token, code and secret seen, for the log search */
@@ -47,6 +48,8 @@ struct world {
     char smartcar_id[64], smartcar_vid[65];
     char tesla_id[64], tesla_vid[65];
     char enode_id[64], enode_vid[65];
+    /* a request answered before, for a re-delivery after a restart */
+    char *old_request, old_rid[65];
 };
 
 static struct world W;
@@ -375,6 +378,20 @@ static void wait_ready(int admin_port, struct d2ev_test_proc *p)
         fail_msg("%s never became ready (see %s)", p->name, p->log_path);
 }
 
+/* Start d2ev-registration with env (its log is appended to across restarts). */
+static void start_registration(const char *const *env)
+{
+    static char r1[32], r2[640];
+    W.reg_admin = d2ev_test_free_port();
+    snprintf(r1, sizeof(r1), "--admin-port=%d", W.reg_admin);
+    snprintf(r2, sizeof(r2), "--oem-config-dir=%s/adapters", W.tmp);
+    const char *reg_argv[] = {
+        r1, r2, "--refresh-margin-s=300", "--refresh-dedupe-ms=2000", "--tick-ms=200", NULL
+    };
+    d2ev_test_spawn(&W.reg, W.tmp, "registration", d2ev_test_bin("d2ev-registration"), reg_argv,
+                    env);
+}
+
 static int setup(void **state)
 {
     d2ev_log_init("test", D2EV_LOG_WARN);
@@ -411,15 +428,7 @@ static int setup(void **state)
     write_adapter_config("tesla", "oauth2/v3/token");
     write_adapter_config("enode", "oauth2/token");
 
-    int reg_admin = d2ev_test_free_port();
-    char r1[32], r2[640];
-    snprintf(r1, sizeof(r1), "--admin-port=%d", reg_admin);
-    snprintf(r2, sizeof(r2), "--oem-config-dir=%s", dir);
-    const char *reg_argv[] = {
-        r1, r2, "--refresh-margin-s=300", "--refresh-dedupe-ms=2000", "--tick-ms=200", NULL
-    };
-    d2ev_test_spawn(&W.reg, W.tmp, "registration", d2ev_test_bin("d2ev-registration"), reg_argv,
-                    env);
+    start_registration(env);
 
     W.bridge_port = d2ev_test_free_port();
     int bridge_admin = d2ev_test_free_port();
@@ -430,7 +439,7 @@ static int setup(void **state)
     const char *bridge_argv[] = { b1, b2, "--oems=smartcar,tesla,enode,acme",
                                   "--max-body-bytes=8192", NULL };
     d2ev_test_spawn(&W.bridge, W.tmp, "bridge", d2ev_test_bin("d2ev-bridge"), bridge_argv, env);
-    wait_ready(reg_admin, &W.reg);
+    wait_ready(W.reg_admin, &W.reg);
     wait_ready(bridge_admin, &W.bridge);
     return 0;
 }
@@ -444,6 +453,7 @@ static int teardown(void **state)
     d2ev_keyring_destroy(W.keys);
     for (size_t i = 0; i < W.nsecrets; i++)
         free(W.secrets[i]);
+    free(W.old_request);
     free((void *)W.tmp);
     return 0;
 }
@@ -652,7 +662,8 @@ static void test_redelivered_request_changes_nothing(void **state)
     assert_non_null(first);
     char *text = json_dumps(first, JSON_COMPACT);
     d2ev_test_produce(W.broker.bootstrap, D2EV_TOPIC_REG_REQUESTS, W.tesla_vid, text);
-    free(text);
+    W.old_request = text;
+    snprintf(W.old_rid, sizeof(W.old_rid), "%s", rid1);
     json_decref(reqs);
 
     int64_t deadline = d2ev_clock_mono_ms() + WAIT_MS;
@@ -917,6 +928,95 @@ static size_t grep_file(const char *path, const char *needle)
     return d2ev_test_grep_count(path, needle);
 }
 
+/* The key_id of vid's latest credentials ("" when none). */
+static const char *latest_key_id(const char *vid, char out[40])
+{
+    json_t *recs = records_of(D2EV_TOPIC_CREDENTIALS, vid);
+    size_t n = json_array_size(recs);
+    json_t *v = n ? json_object_get(json_array_get(recs, n - 1), "value") : NULL;
+    snprintf(out, 40, "%s", or_empty(jstr(v, "key_id")));
+    json_decref(recs);
+    return out;
+}
+
+static void test_key_rotation_across_a_restart(void **state)
+{
+    /* a new primary key; the old one still opens what it sealed */
+    remember_secret(KEY2_B64);
+    assert_int_equal(d2ev_test_stop(&W.reg, SIGTERM, 10000), 0);
+    static char keys[160];
+    snprintf(keys, sizeof(keys), "D2EV_CREDENTIALS_KEYS=k2:%s,k1:%s", KEY2_B64, KEY_B64);
+    const char *env[10];
+    for (int i = 0; i < 9; i++)
+        env[i] = g_env[i];
+    env[3] = keys;
+    env[9] = NULL;
+    start_registration(env);
+    wait_ready(W.reg_admin, &W.reg);
+    d2ev_keyring_destroy(W.keys);
+    W.keys = d2ev_keyring_parse(keys + strlen("D2EV_CREDENTIALS_KEYS="), NULL);
+    assert_non_null(W.keys);
+
+    /* the new process knows what the old one answered: a re-delivered request
+     * gets the same answer and writes nothing */
+    size_t versions = count_records(D2EV_TOPIC_VEHICLES, W.tesla_vid);
+    size_t answers = count_results(W.old_rid);
+    d2ev_test_produce(W.broker.bootstrap, D2EV_TOPIC_REG_REQUESTS, W.tesla_vid, W.old_request);
+    int64_t deadline = d2ev_clock_mono_ms() + WAIT_MS;
+    while (count_results(W.old_rid) < answers + 1 && d2ev_clock_mono_ms() < deadline)
+        usleep(200000);
+    assert_int_equal(count_results(W.old_rid), answers + 1);
+    expect_result(W.old_rid, true, "ok");
+    assert_int_equal(count_records(D2EV_TOPIC_VEHICLES, W.tesla_vid), versions);
+
+    /* the next write of each record seals it with k2: Enode's records when the
+     * new process has fetched the application token, Tesla's on a refresh */
+    char kid[40];
+    deadline = d2ev_clock_mono_ms() + WAIT_MS;
+    while (strcmp(latest_key_id(W.enode_vid, kid), "k2") && d2ev_clock_mono_ms() < deadline)
+        usleep(200000);
+    assert_string_equal(latest_key_id(W.enode_vid, kid), "k2");
+    assert_string_equal(latest_key_id(W.tesla_vid, kid), "k1");
+    struct tokens t;
+    assert_true(open_credentials(W.tesla_vid, &t)); /* k1 still opens */
+    send_refresh_request(W.tesla_vid, "refresh-k2");
+    expect_result("refresh-k2", true, "ok");
+    assert_string_equal(latest_key_id(W.tesla_vid, kid), "k2");
+    assert_true(open_credentials(W.tesla_vid, &t));
+    assert_true(open_credentials(W.enode_vid, &t));
+}
+
+static void test_revoked_consent_suspends_the_vehicle(void **state)
+{
+    sim_set(W.tesla_id, "{\"revoked\":true}");
+    usleep(2100000); /* past the 2 s refresh dedupe window */
+    send_refresh_request(W.tesla_vid, "refresh-revoked");
+    json_t *res = wait_result("refresh-revoked");
+    assert_false(json_is_true(json_object_get(res, "accepted")));
+    assert_string_equal(jstr(res, "code"), "consent_revoked");
+    json_decref(res);
+    json_t *v = vehicle_record(W.tesla_vid);
+    assert_string_equal(jstr(v, "status"), "suspended");
+    assert_non_null(strstr(jstr(v, "status_reason"), "consent revoked"));
+    json_decref(v);
+    json_t *n = records_of(D2EV_TOPIC_NOTIFICATIONS, W.tesla_vid);
+    assert_int_equal(json_array_size(n), 1);
+    json_t *nv = json_object_get(json_array_get(n, 0), "value");
+    assert_string_equal(jstr(nv, "kind"), "consent_revoked");
+    assert_string_equal(jstr(nv, "user_id"), "u-tesla");
+    json_decref(n);
+    /* its preferences can still change; linking again makes it active */
+    char code[128], redirect[128], rid[65], vid[65];
+    sim_authorize(W.tesla_id, code, redirect); /* the driver consents again */
+    post_register(register_body("tesla", W.tesla_id, code, redirect, NULL), rid, vid);
+    assert_string_equal(vid, W.tesla_vid);
+    expect_result(rid, true, "ok");
+    v = vehicle_record(W.tesla_vid);
+    assert_string_equal(jstr(v, "status"), "active");
+    assert_true(json_real_value(json_object_get(json_object_get(v, "prefs"), "target_soc")) == 70);
+    json_decref(v);
+}
+
 static void test_no_token_or_secret_in_any_log(void **state)
 {
     /* the latest tokens too */
@@ -954,6 +1054,8 @@ int main(void)
         cmocka_unit_test(test_tokens_are_refreshed_before_expiry),
         cmocka_unit_test(test_refresh_requests),
         cmocka_unit_test(test_deregister_writes_tombstones),
+        cmocka_unit_test(test_key_rotation_across_a_restart),
+        cmocka_unit_test(test_revoked_consent_suspends_the_vehicle),
         cmocka_unit_test(test_no_token_or_secret_in_any_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
