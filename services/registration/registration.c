@@ -211,9 +211,8 @@ static void release_done(struct reg *R, struct reg_part *pt)
 /* Commit what completed once everything produced is delivered. Without
  * force this does not wait: while Kafka still acknowledges outputs the loop
  * keeps working, and only every commit-interval-ms does it block until all
- * are delivered. A flush
- * costs a few round trips to the broker whatever its size, so waiting for one
- * per batch would cap the throughput. */
+ * are delivered. A flush costs a few round trips to the broker whatever its
+ * size, so waiting for one per batch would cap the throughput. */
 static int settle(struct reg *R, bool force)
 {
     bool any = R->produced > 0;
@@ -539,7 +538,8 @@ static int loop(struct reg *R)
         d2ev_service_heartbeat(R->svc);
         size_t pending = d2ev_oem_engine_pending(R->engine);
         size_t n = 0;
-        if (!R->live || R->tracked < (size_t)R->cfg->max_in_flight) {
+        bool consumed = !R->live || R->tracked < (size_t)R->cfg->max_in_flight;
+        if (consumed) {
             n = d2ev_consumer_poll(R->consumer, msgs, max, pending ? 0 : 50);
             size_t i = 0;
             for (; i < n && !R->failed; i++)
@@ -556,6 +556,8 @@ static int loop(struct reg *R)
         /* one poll handles a bounded number of sockets: keep going while
          * operations complete, for a few milliseconds */
         int64_t until = d2ev_clock_mono_ms() + ENGINE_SLICE_MS;
+        if (!consumed && !d2ev_oem_engine_pending(R->engine))
+            d2ev_oem_engine_poll(R->engine, 10); /* nothing to do until a commit: wait */
         for (int rc = 1, first = 1; rc > 0 && d2ev_oem_engine_pending(R->engine); first = 0) {
             rc = d2ev_oem_engine_poll(R->engine, first && !n ? 10 : 0);
             if (rc < 0)
