@@ -131,7 +131,8 @@ struct reg {
     struct reg_part *parts;
     size_t nparts;
     bool live;              /* every assigned state partition is replayed */
-    size_t tracked;         /* request messages not yet committable */
+    size_t tracked;         /* request messages not yet committed */
+    size_t unfinished;      /* of those, the ones whose outputs are not all produced */
     size_t timer_ops;       /* refreshes started by the timer, in flight */
     uint64_t produced;      /* outputs since the last flush */
     int64_t committed_mono; /* last time everything produced was acknowledged */

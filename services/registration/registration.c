@@ -30,6 +30,7 @@
 
 #define SERVICE         "registration"
 #define ENGINE_SLICE_MS 5
+#define TRACKED_FACTOR  4 /* finished requests awaiting a commit, per max-in-flight */
 
 #define F(x) offsetof(struct reg_config, x)
 static const struct d2ev_cfg_entry reg_table[] = {
@@ -54,7 +55,8 @@ static const struct d2ev_cfg_entry reg_table[] = {
     { "tick-ms", D2EV_CFG_INT, F(tick_ms), "1000",
       "real milliseconds between scans for tokens due for a refresh", 10, 60000 },
     { "max-in-flight", D2EV_CFG_INT, F(max_in_flight), "4096",
-      "requests consumed but not yet committed before consuming pauses", 1, 1000000 },
+      "requests being handled (consumed, outputs not yet produced) before consuming pauses", 1,
+      1000000 },
     { "batch-max", D2EV_CFG_INT, F(batch_max), "1000", "messages per consumer poll", 1, 100000 },
     { "oem-deadline-ms", D2EV_CFG_INT, F(op_deadline_ms), "60000",
       "time allowed for one OEM operation (code exchange, refresh, read) with its retries", 1000,
@@ -164,6 +166,8 @@ void reg_answer(struct reg *R, struct reg_msg *m, bool accepted, const char *cod
 
 void reg_msg_finish(struct reg *R, struct reg_msg *m)
 {
+    if (!m->done)
+        R->unfinished--;
     m->done = true;
     d2ev_reg_request_clear(&m->req);
 }
@@ -188,6 +192,8 @@ static struct reg_part *part_of(struct reg *R, int32_t p)
 
 static void free_msg(struct reg *R, struct reg_msg *m)
 {
+    if (!m->done)
+        R->unfinished--;
     d2ev_reg_request_clear(&m->req);
     rd_kafka_message_destroy(m->msg);
     free(m);
@@ -221,7 +227,8 @@ static int settle(struct reg *R, bool force)
     if (!any || R->failed)
         return R->failed;
     int64_t now = d2ev_clock_mono_ms();
-    bool due = force || now - R->committed_mono >= R->cfg->commit_interval_ms;
+    bool due = force || now - R->committed_mono >= R->cfg->commit_interval_ms ||
+               R->tracked >= TRACKED_FACTOR * (size_t)R->cfg->max_in_flight;
     struct d2ev_err err = { 0 };
     int rc = d2ev_producer_flush(R->producer, due ? 30000 : 0, &err);
     if (rc == D2EV_ERR_TIMEOUT && !due)
@@ -317,6 +324,7 @@ static void track_request(struct reg *R, rd_kafka_message_t *msg)
         pt->head = m;
     pt->tail = m;
     R->tracked++;
+    R->unfinished++;
     if (R->live) {
         start_msg(R, m);
         return;
@@ -538,7 +546,10 @@ static int loop(struct reg *R)
         d2ev_service_heartbeat(R->svc);
         size_t pending = d2ev_oem_engine_pending(R->engine);
         size_t n = 0;
-        bool consumed = !R->live || R->tracked < (size_t)R->cfg->max_in_flight;
+        /* consume while fewer than max-in-flight requests are unfinished (and
+         * the finished ones awaiting their commit stay bounded too) */
+        bool consumed = !R->live || (R->unfinished < (size_t)R->cfg->max_in_flight &&
+                                     R->tracked < TRACKED_FACTOR * (size_t)R->cfg->max_in_flight);
         if (consumed) {
             n = d2ev_consumer_poll(R->consumer, msgs, max, pending ? 0 : 50);
             size_t i = 0;
@@ -573,7 +584,7 @@ static int loop(struct reg *R)
         d2ev_producer_poll(R->producer, 0);
         if (d2ev_producer_fatal(R->producer))
             fail(R, D2EV_ERR_KAFKA, "Kafka producer failed", "fatal producer error");
-        d2ev_metric_set(R->m_in_flight, (double)R->tracked);
+        d2ev_metric_set(R->m_in_flight, (double)R->unfinished);
         d2ev_metric_set(R->m_vehicles, (double)R->fleet.count);
     }
     free(msgs);
@@ -712,7 +723,7 @@ static void metrics(struct reg *R)
     R->m_vehicles =
         d2ev_metric_gauge("d2ev_registration_vehicles", "Vehicles held by this replica", NULL);
     R->m_in_flight = d2ev_metric_gauge("d2ev_registration_requests_in_flight",
-                                       "Requests consumed and not yet committed", NULL);
+                                       "Requests consumed and not yet answered", NULL);
 }
 
 static int registration_run(struct d2ev_service *svc, void *config)
