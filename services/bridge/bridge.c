@@ -74,8 +74,8 @@ static const struct d2ev_cfg_entry bridge_table[] = {
     { "signature-tolerance-s", D2EV_CFG_INT, F(tolerance_s), "300",
       "accepted difference between a request's X-D2EV-Timestamp and this server's clock", 5, 3600 },
     { "replay-cache-entries", D2EV_CFG_INT, F(replay_entries), "1000000",
-      "signatures remembered to refuse replays (24 bytes each); when all are live, requests "
-      "get 503",
+      "signatures remembered to refuse replays (about 40 bytes each); when all are live, "
+      "requests get 503",
       1000, 100000000 },
     { "results-max", D2EV_CFG_INT, F(results_max), "100000",
       "registration results kept for GET /v1/registrations/{id} (oldest forgotten first)", 100,
@@ -113,10 +113,17 @@ static void respond_reject(struct bridge *B, const struct bridge_reject *rej,
                            const struct d2ev_http_request *req, struct d2ev_http_response *resp)
 {
     d2ev_http_respond_error(resp, rej->status, rej->code, "%s", rej->err.msg);
-    /* the message stays with the client: a JSON syntax error quotes the body */
-    d2ev_log_info("request refused", D2EV_LF_STR("method", req->method),
-                  D2EV_LF_STR("path", req->path), D2EV_LF_INT("status", rej->status),
-                  D2EV_LF_STR("code", rej->code));
+    /* the message stays with the client: a JSON syntax error quotes the body.
+     * Unauthenticated noise is only counted (metrics), so floods of it cannot
+     * flood the logs. */
+    if (rej->status == 401 || rej->status == 404 || rej->status == 405)
+        d2ev_log_debug("request refused", D2EV_LF_STR("method", req->method),
+                       D2EV_LF_STR("path", req->path), D2EV_LF_INT("status", rej->status),
+                       D2EV_LF_STR("code", rej->code));
+    else
+        d2ev_log_info("request refused", D2EV_LF_STR("method", req->method),
+                      D2EV_LF_STR("path", req->path), D2EV_LF_INT("status", rej->status),
+                      D2EV_LF_STR("code", rej->code));
 }
 
 static void respond_result(struct bridge *B, const char *request_id,
