@@ -50,6 +50,7 @@ struct world {
     char enode_id[64], enode_vid[65];
     /* a request answered before, for a re-delivery after a restart */
     char *old_request, old_rid[65];
+    long long reuse_expected; /* spent refresh tokens presented on purpose */
 };
 
 static struct world W;
@@ -247,6 +248,23 @@ static void sim_authorize(const char *id, char code[128], char redirect[128])
     remember_secret(code);
     json_decref(j);
     free(body);
+}
+
+/* redirect URIs are URLs: percent-encode for a form (caller frees). */
+static char *curl_escape_or_copy(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1), *p = out;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~')
+            *p++ = (char)c;
+        else
+            p += sprintf(p, "%%%02X", c);
+    }
+    *p = '\0';
+    return out;
 }
 
 static void sim_set(const char *id, const char *state)
@@ -597,6 +615,47 @@ static void test_register_writes_record_and_sealed_credentials(void **state)
     }
 }
 
+/* The backend already holds tokens (linked before d2ev): register with the
+ * refresh token; registration refreshes it (Smartcar rotates it) and keeps the
+ * new one. */
+static void test_register_with_a_refresh_token(void **state)
+{
+    char id[64], code[128], redirect[128], url[160], form[512], *body = NULL;
+    sim_vehicle("smartcar", 6, id);
+    sim_authorize(id, code, redirect);
+    snprintf(url, sizeof(url), "%s/smartcar/oauth/token", W.sim_url);
+    char *ru = curl_escape_or_copy(redirect);
+    snprintf(form, sizeof(form), "grant_type=authorization_code&code=%s&redirect_uri=%s", code, ru);
+    free(ru);
+    /* Basic sim-smartcar-client:sim-smartcar-secret */
+    const char *h[] = { "Authorization: Basic c2ltLXNtYXJ0Y2FyLWNsaWVudDpzaW0tc21hcnRjYXItc2VjcmV0",
+                        "Content-Type: application/x-www-form-urlencoded", NULL };
+    assert_int_equal(d2ev_test_http("POST", url, h, form, strlen(form), &body), 200);
+    json_t *tok = json_loads(body, 0, NULL);
+    free(body);
+    char refresh[512];
+    snprintf(refresh, sizeof(refresh), "%s", or_empty(jstr(tok, "refresh_token")));
+    remember_secret(refresh);
+    remember_secret(jstr(tok, "access_token"));
+    json_decref(tok);
+    char extra[700], rid[65], vid[65];
+    snprintf(extra, sizeof(extra), ",\"authorization\":{\"refresh_token\":\"%s\"}", refresh);
+    post_register(register_body("smartcar", id, NULL, NULL, extra), rid, vid);
+    expect_result(rid, true, "ok");
+    struct tokens t;
+    assert_true(open_credentials(vid, &t));
+    assert_true(t.access[0]);
+    assert_string_not_equal(t.refresh, refresh); /* rotated: the given one is spent */
+    assert_int_equal(sim_stat("refresh_reuse_total", NULL), W.reuse_expected);
+    /* and the same refresh token again (spent): refused, nothing new written */
+    size_t before = count_records(D2EV_TOPIC_CREDENTIALS, vid);
+    post_register(register_body("smartcar", id, NULL, NULL, extra), rid, vid);
+    expect_result(rid, false, "consent_revoked");
+    assert_int_equal(count_records(D2EV_TOPIC_CREDENTIALS, vid), before);
+    W.reuse_expected = 1; /* that one, on purpose; d2ev itself never reuses one */
+    assert_int_equal(sim_stat("refresh_reuse_total", NULL), W.reuse_expected);
+}
+
 static void test_preference_change_reaches_the_record(void **state)
 {
     char path[128];
@@ -825,7 +884,7 @@ static void test_tokens_are_refreshed_before_expiry(void **state)
     const char *h[] = { auth, NULL };
     long st = d2ev_test_http("GET", url, h, NULL, 0, NULL);
     assert_true(st == 200 || st == 409);
-    assert_int_equal(sim_stat("refresh_reuse_total", NULL), 0);
+    assert_int_equal(sim_stat("refresh_reuse_total", NULL), W.reuse_expected);
 }
 
 /* A refresh_credentials request as telemetry or dispatch sends it after a 401. */
@@ -886,7 +945,7 @@ static void test_refresh_requests(void **state)
     /* an unknown vehicle is answered, not ignored */
     send_refresh_request("v-unknown", "refresh-c");
     expect_result("refresh-c", false, "unknown_vehicle");
-    assert_int_equal(sim_stat("refresh_reuse_total", NULL), 0);
+    assert_int_equal(sim_stat("refresh_reuse_total", NULL), W.reuse_expected);
     assert_true(sim_stat("tokens_issued", "smartcar") >= 4);
 }
 
@@ -1047,6 +1106,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_writes_record_and_sealed_credentials),
+        cmocka_unit_test(test_register_with_a_refresh_token),
         cmocka_unit_test(test_preference_change_reaches_the_record),
         cmocka_unit_test(test_redelivered_request_changes_nothing),
         cmocka_unit_test(test_bad_requests_never_reach_kafka),
