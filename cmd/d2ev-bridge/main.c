@@ -1,5 +1,5 @@
-/* d2ev-bridge: parses flags and environment, then runs the service. */
-#include "skeletons.h"
+/* d2ev-bridge: parses flags and environment, then runs the bridge. */
+#include "bridge.h"
 
 int main(int argc, char **argv)
 {

@@ -1,5 +1,5 @@
-/* d2ev-registration: parses flags and environment, then runs the service. */
-#include "skeletons.h"
+/* d2ev-registration: parses flags and environment, then runs the registration service. */
+#include "registration.h"
 
 int main(int argc, char **argv)
 {

@@ -41,13 +41,18 @@ static void start_service(struct d2ev_test_proc *p, const char *name, int admin_
     static char env_brokers[256], env_port[64], env_keys[128];
     snprintf(env_brokers, sizeof(env_brokers), "D2EV_KAFKA_BROKERS=%s", g_broker.bootstrap);
     snprintf(env_port, sizeof(env_port), "D2EV_ADMIN_PORT=%d", admin_port);
-    /* services that open sealed OEM tokens require the keyring */
+    /* services that open sealed OEM tokens require the keyring; the bridge also
+     * its HMAC secret. HTTP ports (api, bridge) on any free port. */
     char *keys = d2ev_keyring_generate("k1");
     snprintf(env_keys, sizeof(env_keys), "D2EV_CREDENTIALS_KEYS=%s", keys);
     free(keys);
-    /* HTTP ports (api, bridge) on any free port: never the fixed defaults */
-    const char *env[] = { env_brokers, env_port, env_keys, "D2EV_LOG_LEVEL=info",
-                          "D2EV_HTTP_PORT=0", NULL };
+    const char *env[] = { env_brokers,
+                          env_port,
+                          env_keys,
+                          "D2EV_LOG_LEVEL=info",
+                          "D2EV_BRIDGE_HMAC_SECRET=shutdown-test-hmac-secret",
+                          "D2EV_HTTP_PORT=0",
+                          NULL };
     char bin[64];
     snprintf(bin, sizeof(bin), "d2ev-%s", name);
     d2ev_test_spawn(p, g_tmp, name, d2ev_test_bin(bin), NULL, env);
