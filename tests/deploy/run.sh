@@ -7,6 +7,8 @@
 #   run.sh manifests     deploy/kubernetes/d2ev.yaml is up to date and passes too
 #   run.sh topics        the chart's KafkaTopics match common/topics.c
 #   run.sh runtime-libs  the runtime image installs every library the binaries need
+#   run.sh build-deps    the image's build stage installs the -dev package of every
+#                        library CMakeLists.txt requires
 #   run.sh shellcheck    the deploy scripts pass shellcheck
 #   run.sh all           all of the above that can run here
 #
@@ -273,6 +275,52 @@ check_runtime_libs() {
     fi
 }
 
+# -------------------------------------------------------------- build-deps
+# Every pkg_check_modules(... REQUIRED ...) module and find_path() header of the
+# root CMakeLists.txt comes from a Debian package; that package must be in the
+# Dockerfile's build stage, or `docker build` fails where CI passed.
+check_build_deps() {
+    if ! command -v dpkg >/dev/null || ! command -v pkg-config >/dev/null; then
+        skip "needs dpkg and pkg-config (a Debian build host)"
+    fi
+    local dockerfile="$repo/deploy/Dockerfile" build_stage mod pc pkg hdr ok=1
+    # the build stage: from its FROM line to the next FROM
+    build_stage=$(awk '/^FROM .* AS build/{on=1} /^FROM .* AS runtime/{on=0} on' "$dockerfile")
+    local -a pkgs=()
+    while read -r mod; do
+        pc="$(pkg-config --variable=pcfiledir "$mod" 2>/dev/null)/$mod.pc"
+        pkg=$(dpkg -S "$pc" 2>/dev/null | head -1 | cut -d: -f1) || true
+        [[ -n "$pkg" ]] || pkg=$(dpkg -S "$(readlink -f "$pc")" 2>/dev/null | head -1 | cut -d: -f1) || true
+        if [[ -z "$pkg" ]]; then
+            bad "pkg-config module $mod ($pc) belongs to no Debian package here"
+            ok=0
+            continue
+        fi
+        pkgs+=("$pkg")
+    done < <(sed -n 's/^pkg_check_modules([A-Z_]* REQUIRED IMPORTED_TARGET \([^ )]*\)).*/\1/p' "$repo/CMakeLists.txt")
+    while read -r hdr; do
+        pkg=$(dpkg -S "/usr/include/$hdr" 2>/dev/null | head -1 | cut -d: -f1) || true
+        if [[ -z "$pkg" ]]; then
+            bad "header $hdr belongs to no Debian package here"
+            ok=0
+            continue
+        fi
+        pkgs+=("$pkg")
+    done < <(sed -n 's/^find_path([A-Z_]* \([^ )]*\.h\) REQUIRED).*/\1/p' "$repo/CMakeLists.txt")
+    [[ ${#pkgs[@]} -ge 6 ]] || bad "found only ${#pkgs[@]} required libraries in CMakeLists.txt (did its syntax change?)"
+    for pkg in "${pkgs[@]}"; do
+        if grep -qw -- "$pkg" <<<"$build_stage"; then
+            say "  $pkg: in the build stage"
+        else
+            bad "deploy/Dockerfile's build stage does not install $pkg (CMakeLists.txt requires it)"
+            ok=0
+        fi
+    done
+    if [[ $ok == 1 ]]; then
+        pass "deploy/Dockerfile's build stage has the -dev package of every required library (${#pkgs[@]})"
+    fi
+}
+
 # -------------------------------------------------------------- shellcheck
 check_shellcheck() {
     command -v shellcheck >/dev/null || skip "shellcheck is not installed"
@@ -289,16 +337,17 @@ chart) check_chart ;;
 manifests) check_manifests ;;
 topics) check_topics ;;
 runtime-libs) check_runtime_libs ;;
+build-deps) check_build_deps ;;
 shellcheck) check_shellcheck ;;
 all)
-    for c in chart manifests topics runtime-libs shellcheck; do
+    for c in chart manifests topics runtime-libs build-deps shellcheck; do
         rc=0
         (bash "${BASH_SOURCE[0]}" "$c") || rc=$?
         [[ $rc -eq 0 || $rc -eq 77 ]] || failures=$((failures + 1))
     done
     ;;
 *)
-    say "usage: $0 chart|manifests|topics|runtime-libs|shellcheck|all"
+    say "usage: $0 chart|manifests|topics|runtime-libs|build-deps|shellcheck|all"
     exit 2
     ;;
 esac
