@@ -9,6 +9,8 @@
 #   run.sh runtime-libs  the runtime image installs every library the binaries need
 #   run.sh build-deps    the image's build stage installs the -dev package of every
 #                        library CMakeLists.txt requires
+#   run.sh local         deploy/local's env files, secrets and adapter configs work
+#                        together and with d2ev-oemsim's defaults
 #   run.sh shellcheck    the deploy scripts pass shellcheck
 #   run.sh all           all of the above that can run here
 #
@@ -321,6 +323,80 @@ check_build_deps() {
     fi
 }
 
+# ------------------------------------------------------------------- local
+# deploy/local: no secret in d2ev.env, none set both as VAR and VAR_FILE once
+# secrets.env is sourced too, and the adapter configs and OEM client secrets are
+# those d2ev-oemsim accepts by default (docs/oemsim.md).
+check_local() {
+    command -v node >/dev/null || skip "node is not installed"
+    command -v openssl >/dev/null || skip "openssl is not installed"
+    local dir="$repo/deploy/local" conf="$repo/docs/configuration.md" sim="$repo/docs/oemsim.md"
+    "$dir/make-dev-secrets.sh" "$work/secrets" >/dev/null
+    local -a env_vars secret_vars oems
+    mapfile -t env_vars < <(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$dir/d2ev.env")
+    # shellcheck disable=SC2016 # backquotes of Markdown, not expansions
+    mapfile -t secret_vars < <(sed -n 's/^| `\(D2EV_[A-Z0-9_]*\)` | `--[a-z0-9-]*` | SECRET |.*/\1/p' "$conf" | sort -u)
+    [[ ${#secret_vars[@]} -gt 5 ]] || bad "found no SECRET settings in docs/configuration.md"
+    local v file_env=0 ok=1
+    for v in "${env_vars[@]}"; do
+        if printf '%s\n' "${secret_vars[@]}" | grep -qx -- "$v" || [[ "$v" =~ _CLIENT_SECRET$ || "$v" =~ _FILE$ ]]; then
+            bad "deploy/local/d2ev.env sets the secret $v: secrets come from make-dev-secrets.sh as files"
+            ok=0
+        fi
+        if grep -q "^${v}_FILE=" "$work/secrets/secrets.env"; then
+            bad "$v is in d2ev.env and ${v}_FILE in secrets.env: the services refuse both"
+            ok=0
+        fi
+    done
+    for f in secrets.env secrets.container.env; do
+        [[ -s "$work/secrets/$f" ]] || { bad "make-dev-secrets.sh wrote no $f"; ok=0; }
+    done
+    while IFS='=' read -r v path; do
+        file_env=$((file_env + 1))
+        [[ -s "$path" ]] || { bad "secrets.env: $v=$path is not a file"; ok=0; }
+    done <"$work/secrets/secrets.env"
+    [[ $file_env -ge 3 ]] || { bad "secrets.env names only $file_env files"; ok=0; }
+    mapfile -t oems < <(sed -n 's/^D2EV_OEMS=//p' "$dir/d2ev.env" | tr ',' '\n')
+    [[ ${#oems[@]} -gt 0 ]] || { bad "deploy/local/d2ev.env does not set D2EV_OEMS"; ok=0; }
+    local oem want_id want_secret
+    for oem in "${oems[@]}"; do
+        want_id=$(sed -n "s/^| \`D2EV_SIM_${oem^^}_CLIENT_ID\` |[^|]*|[^|]*| \`\([^\`]*\)\` |.*/\1/p" "$sim")
+        want_secret=$(sed -n "s/^| \`D2EV_SIM_${oem^^}_CLIENT_SECRET\` |[^|]*|[^|]*| \`\([^\`]*\)\` |.*/\1/p" "$sim")
+        if [[ -z "$want_id" || -z "$want_secret" ]]; then
+            bad "docs/oemsim.md has no default client id/secret for $oem"
+            ok=0
+            continue
+        fi
+        # shellcheck disable=SC2016 # a JavaScript template string
+        if ! node -e '
+            const [file, oem, id] = process.argv.slice(1);
+            const c = JSON.parse(require("fs").readFileSync(file, "utf8"));
+            const base = `http://127.0.0.1:8090/${oem}`;
+            const bad = [];
+            if (c.client_id !== id) bad.push(`client_id ${c.client_id}, want ${id}`);
+            if (c.base_url !== base) bad.push(`base_url ${c.base_url}, want ${base}`);
+            if (!String(c.token_url || "").startsWith(base + "/")) bad.push(`token_url ${c.token_url} is not under ${base}`);
+            for (const k of Object.keys(c)) if (/secret|password|token$/i.test(k)) bad.push(`${k} looks like a secret`);
+            if (bad.length) { console.error(bad.join("; ")); process.exit(1); }' "$dir/adapters/$oem.json" "$oem" "$want_id"; then
+            bad "deploy/local/adapters/$oem.json does not match d2ev-oemsim's defaults"
+            ok=0
+        fi
+        if [[ "$(cat "$work/secrets/oem-$oem-client-secret")" != "$want_secret" ]]; then
+            bad "make-dev-secrets.sh: the $oem client secret is not d2ev-oemsim's ($want_secret)"
+            ok=0
+        fi
+        grep -q "^D2EV_OEM_${oem^^}_CLIENT_SECRET_FILE=" "$work/secrets/secrets.env" ||
+            { bad "secrets.env lacks D2EV_OEM_${oem^^}_CLIENT_SECRET_FILE"; ok=0; }
+    done
+    for f in "$dir"/adapters/*.json; do
+        oem=$(basename "$f" .json)
+        printf '%s\n' "${oems[@]}" | grep -qx -- "$oem" || { bad "adapters/$oem.json is not in d2ev.env's D2EV_OEMS"; ok=0; }
+    done
+    if [[ $ok == 1 ]]; then
+        pass "deploy/local: ${#env_vars[@]} settings, $file_env secret files, OEMs ${oems[*]} as d2ev-oemsim expects"
+    fi
+}
+
 # -------------------------------------------------------------- shellcheck
 check_shellcheck() {
     command -v shellcheck >/dev/null || skip "shellcheck is not installed"
@@ -338,16 +414,17 @@ manifests) check_manifests ;;
 topics) check_topics ;;
 runtime-libs) check_runtime_libs ;;
 build-deps) check_build_deps ;;
+local) check_local ;;
 shellcheck) check_shellcheck ;;
 all)
-    for c in chart manifests topics runtime-libs build-deps shellcheck; do
+    for c in chart manifests topics runtime-libs build-deps local shellcheck; do
         rc=0
         (bash "${BASH_SOURCE[0]}" "$c") || rc=$?
         [[ $rc -eq 0 || $rc -eq 77 ]] || failures=$((failures + 1))
     done
     ;;
 *)
-    say "usage: $0 chart|manifests|topics|runtime-libs|build-deps|shellcheck|all"
+    say "usage: $0 chart|manifests|topics|runtime-libs|build-deps|local|shellcheck|all"
     exit 2
     ;;
 esac
