@@ -7,6 +7,17 @@
 //     --topics TOPICS.jsonl  compare the KafkaTopics with the C topic table
 //                            (one {"name","compacted","vehicle_keyed"} per line,
 //                            printed by the deploy_topics_dump test program)
+//     --complete             a render meant to run: every secret a service needs
+//                            is mounted and at least one OEM is enabled (the
+//                            default values configure neither)
+//
+// Each container's environment (its env and the ConfigMaps of its envFrom) is
+// checked against docs/configuration.md, generated from the binaries' own
+// settings tables: every D2EV_* variable is a setting of the binary the
+// container runs (its `command`), with a value of the setting's type; a SECRET
+// setting only as <VAR>_FILE, never with VAR as well (the services refuse
+// both). The binaries that load OEM adapters get D2EV_ADAPTER_DIR, their
+// configs and D2EV_OEMS; the export directory is a mounted volume.
 //
 // YAML is parsed with the `yaml` package (installed by scripts/install-helm.sh) in
 // YAML 1.1 mode, as the Kubernetes API machinery reads it, with duplicate keys as
@@ -37,8 +48,11 @@ const args = process.argv.slice(2);
 const expect = {};
 let topicsFile = null;
 let input = null;
+let complete = false;
 for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--expect') {
+    if (args[i] === '--complete') {
+        complete = true;
+    } else if (args[i] === '--expect') {
         const [kind, n] = args[++i].split('=');
         expect[kind] = Number(n);
     } else if (args[i] === '--topics') {
@@ -71,6 +85,64 @@ for (const doc of YAML.parseAllDocuments(fs.readFileSync(input, 'utf8'), { versi
     }
     docs.push(obj);
 }
+// ------------------------------------------- the binaries' settings (docs)
+// docs/configuration.md: "## Settings every binary has", then "## d2ev-<name>"
+// sections with tables | `D2EV_X` | `--x` | TYPE | default | description |.
+const settings = { common: {}, byBinary: {} };
+{
+    const md = fs.readFileSync(path.join(repo, 'docs', 'configuration.md'), 'utf8');
+    let section = null;
+    for (const line of md.split('\n')) {
+        const h = /^## (.*)$/.exec(line);
+        if (h) {
+            section = /^Settings every binary has/.test(h[1]) ? 'common' : /^d2ev-[a-z0-9-]+$/.test(h[1]) ? h[1] : null;
+            if (section && section !== 'common') settings.byBinary[section] = settings.byBinary[section] || {};
+            continue;
+        }
+        const row = /^\| `(D2EV_[A-Z0-9_]+)` \| `--[a-z0-9-]+` \| (STR|INT|NUM|BOOL|SECRET) \|([^|]*)\|(.*)\|$/.exec(line);
+        if (!row || !section) continue;
+        const table = section === 'common' ? settings.common : settings.byBinary[section];
+        table[row[1]] = { type: row[2], required: /\*\*Required\.\*\*/.test(row[4]) };
+    }
+    if (Object.keys(settings.common).length < 5 || Object.keys(settings.byBinary).length < 7) {
+        fail('docs/configuration.md', 'could not read the settings tables (did the format change?)');
+    }
+}
+// The setting of `binary` named `name`, or undefined.
+function settingOf(binary, name) {
+    return (settings.byBinary[binary] || {})[name] || settings.common[name];
+}
+const loadsAdapters = (binary) => !!settingOf(binary, 'D2EV_OEM_CONFIG_DIR');
+// The adapters the image holds: d2ev_oem_adapter(<name> ...) under oem_adapters/.
+const ADAPTERS = new Set();
+for (const dir of fs.readdirSync(path.join(repo, 'oem_adapters'))) {
+    const f = path.join(repo, 'oem_adapters', dir, 'CMakeLists.txt');
+    if (!fs.existsSync(f)) continue;
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/^d2ev_oem_adapter\(([a-z0-9_]+)/gm)) ADAPTERS.add(m[1]);
+}
+if (ADAPTERS.size === 0) fail('oem_adapters', 'found no adapters (did adapter.cmake change?)');
+// The config keys the loader accepts (it refuses others at start): its own
+// (host_keys in services/oem_engine/loader.c) and each adapter's config_keys.
+function cStrings(text, re) {
+    const m = re.exec(text);
+    return m ? [...m[1].matchAll(/"([a-z0-9_]+)"/g)].map((x) => x[1]) : null;
+}
+const HOST_KEYS = cStrings(fs.readFileSync(path.join(repo, 'services', 'oem_engine', 'loader.c'), 'utf8'), /host_keys\[\] = \{([^}]*)\}/) || [];
+const KIT_KEYS = cStrings(fs.readFileSync(path.join(repo, 'include', 'd2ev', 'oem_kit.h'), 'utf8'), /#define D2EV_KIT_OAUTH_KEYS ([^\n]*)/) || [];
+if (HOST_KEYS.length < 5 || KIT_KEYS.length < 3) fail('oem_adapters', 'could not read the adapter config keys from loader.c and oem_kit.h');
+function adapterKeys(oem) {
+    const f = path.join(repo, 'oem_adapters', oem, `${oem}.c`);
+    if (!fs.existsSync(f)) return null;
+    const text = fs.readFileSync(f, 'utf8');
+    const own = cStrings(text, /config_keys\[\] = \{([^}]*)\}/);
+    if (!own) return null;
+    return new Set([...HOST_KEYS, ...own, ...(/D2EV_KIT_OAUTH_KEYS/.test(text) ? KIT_KEYS : [])]);
+}
+const OEM_SECRET = /^D2EV_OEM_([A-Z0-9_]+)_CLIENT_SECRET(_FILE)?$/;
+// Secrets a service needs beyond those docs/configuration.md marks required:
+// the API answers 401 to everything without its tokens.
+const ALSO_NEEDED = { 'd2ev-api': ['D2EV_API_TOKENS'] };
+
 // ------------------------------------------------------- Kubernetes schemas
 // Built-in API groups have no dot (apps, policy) or end in .k8s.io; others are CRDs
 // (KafkaTopic, ServiceMonitor), checked by the d2ev rules below only.
@@ -128,7 +200,7 @@ for (const v of secretValues) {
         if (f.length >= 12) secretFragments.add(f);
     }
 }
-const SECRET_NAME = /(SECRET|PASSWORD|TOKENS?|_KEYS?|CREDENTIALS?)$/i;
+const SECRET_NAME = /(SECRET|PASSWORD|TOKENS?|_KEYS?|CREDENTIALS?)(_PREVIOUS)?$/i;
 function findSecretValue(text) {
     for (const f of secretFragments) if (text.includes(f)) return f;
     return undefined;
@@ -157,6 +229,13 @@ for (const cm of byKind('ConfigMap')) {
                 }
             };
             walk(parsed, '');
+            const oem = k.slice(0, -5);
+            const known = ADAPTERS.has(oem) && adapterKeys(oem);
+            if (known && parsed && typeof parsed === 'object') {
+                for (const key of Object.keys(parsed)) {
+                    if (!known.has(key)) fail(id(cm), `${k}: ${key} is not a setting of the ${oem} adapter (docs/adapters.md): the services refuse to start`);
+                }
+            }
         }
     }
     if (cm.metadata.name.endsWith('-env')) {
@@ -182,6 +261,112 @@ function envValue(container, name) {
         if (cm && cm.data && name in cm.data) return cm.data[name];
     }
     return undefined;
+}
+
+// Every variable a container sees: {name: {value, from}} from envFrom ConfigMaps,
+// then env (which wins, as in Kubernetes).
+function containerEnv(c) {
+    const env = {};
+    for (const ef of c.envFrom || []) {
+        const cm = ef.configMapRef && configMaps[ef.configMapRef.name];
+        if (ef.configMapRef && !cm) continue; // an outside ConfigMap: not ours to check
+        for (const [k, v] of Object.entries((cm && cm.data) || {})) env[k] = { value: String(v), from: `ConfigMap ${cm.metadata.name}` };
+    }
+    for (const e of c.env || []) env[e.name] = { value: e.value, from: e.valueFrom ? 'valueFrom' : 'env', valueFrom: e.valueFrom };
+    return env;
+}
+
+const OEMS_BY_DEPLOYMENT = {};
+const EXPORT_CLAIMS = {};
+function checkSettings(d, c, cw, volumes) {
+    const binary = path.basename((c.command || [])[0] || '');
+    if (!settings.byBinary[binary]) {
+        fail(cw, `runs ${binary || '(no command)'}, which docs/configuration.md does not list`);
+        return;
+    }
+    const env = containerEnv(c);
+    for (const [name, e] of Object.entries(env)) {
+        if (!name.startsWith('D2EV_')) continue;
+        const file = name.endsWith('_FILE') ? name.slice(0, -5) : null;
+        const oemSecret = OEM_SECRET.exec(name);
+        let s = settingOf(binary, name);
+        if (!s && file && settingOf(binary, file) && settingOf(binary, file).type === 'SECRET') s = { type: 'FILE' };
+        if (!s && oemSecret && loadsAdapters(binary)) s = { type: oemSecret[2] ? 'FILE' : 'SECRET' };
+        if (!s) {
+            fail(cw, `${name} (${e.from}) is not a setting of ${binary} (docs/configuration.md): a typo, or a setting of another service`);
+            continue;
+        }
+        if (s.type === 'SECRET') {
+            fail(cw, `${name} is a SECRET setting given as a value (${e.from}); mount it and set ${name}_FILE`);
+            continue;
+        }
+        if (file && env[file]) fail(cw, `both ${file} and ${name} are set: ${binary} refuses to start`);
+        if (e.value === undefined) continue; // from the downward API
+        const v = e.value;
+        if (s.type === 'INT' && !/^-?[0-9]+$/.test(v)) fail(cw, `${name}=${v} (${e.from}): ${binary} wants an integer`);
+        if (s.type === 'NUM' && !(v !== '' && Number.isFinite(Number(v)))) fail(cw, `${name}=${v} (${e.from}): ${binary} wants a number`);
+        if (s.type === 'BOOL' && !/^(1|0|true|false|yes|no|on|off)$/i.test(v)) fail(cw, `${name}=${v} (${e.from}): ${binary} wants true or false`);
+    }
+    const has = (name) => env[name] !== undefined;
+    // secrets the binary needs
+    if (complete) {
+        const needed = Object.entries(settings.byBinary[binary]).filter(([, s]) => s.type === 'SECRET' && s.required).map(([n]) => n);
+        for (const n of ALSO_NEEDED[binary] || []) needed.push(n);
+        if (loadsAdapters(binary)) {
+            for (const oem of String((env.D2EV_OEMS || {}).value || '').split(',').filter(Boolean)) needed.push(`D2EV_OEM_${oem.toUpperCase()}_CLIENT_SECRET`);
+        }
+        for (const n of needed) if (!has(`${n}_FILE`)) fail(cw, `${binary} needs ${n}, but ${n}_FILE is not set (the secret is not mounted)`);
+        if (env.D2EV_KAFKA_SECURITY_PROTOCOL && /^sasl_/.test(env.D2EV_KAFKA_SECURITY_PROTOCOL.value) && !has('D2EV_KAFKA_SASL_PASSWORD_FILE')) {
+            fail(cw, 'SASL without D2EV_KAFKA_SASL_PASSWORD_FILE');
+        }
+    }
+    const mountOf = (dir) => (c.volumeMounts || []).find((m) => m.mountPath.replace(/\/$/, '') === String(dir).replace(/\/$/, ''));
+    // the OEM adapters
+    if (loadsAdapters(binary)) {
+        for (const n of ['D2EV_ADAPTER_DIR', 'D2EV_OEM_CONFIG_DIR']) {
+            if (!has(n)) fail(cw, `${binary} loads OEM adapters but ${n} is not set (the compiled-in adapter directory is the build tree)`);
+        }
+        const oems = String((env.D2EV_OEMS || {}).value || '').split(',').filter(Boolean);
+        if (complete && has('D2EV_OEMS') && oems.length === 0) fail(cw, `D2EV_OEMS is empty: ${binary} has no adapter to load and refuses to start`);
+        if (has('D2EV_OEM_CONFIG_DIR')) {
+            const m = mountOf(env.D2EV_OEM_CONFIG_DIR.value);
+            const cm = m && volumes[m.name] && volumes[m.name].configMap && configMaps[volumes[m.name].configMap.name];
+            if (!cm) {
+                fail(cw, `D2EV_OEM_CONFIG_DIR=${env.D2EV_OEM_CONFIG_DIR.value} is not a mounted ConfigMap of this render`);
+            } else {
+                for (const oem of oems) {
+                    if (!(cm.data || {})[`${oem}.json`]) fail(cw, `D2EV_OEMS names ${oem} but ${cm.metadata.name} has no ${oem}.json: ${binary} refuses to start`);
+                }
+            }
+        }
+        for (const oem of oems) {
+            if (!/^[a-z0-9_]{1,40}$/.test(oem)) fail(cw, `OEM name ${oem}: the adapter loader takes [a-z0-9_]{1,40}`);
+            else if (!ADAPTERS.has(oem)) fail(cw, `D2EV_OEMS names ${oem}, but the image has no d2ev_oem_${oem}.so (adapters: ${[...ADAPTERS].join(', ')})`);
+        }
+    }
+    // D2EV_OEMS defaults to all three OEMs: it must name the enabled ones
+    if (settingOf(binary, 'D2EV_OEMS') && !has('D2EV_OEMS')) fail(cw, `D2EV_OEMS is not set: ${binary} would use its default (every OEM) rather than the enabled ones`);
+    if (has('D2EV_OEMS')) OEMS_BY_DEPLOYMENT[`${d.metadata.name} (${binary})`] = env.D2EV_OEMS.value;
+    // the HTTP port is the container's port named http
+    const httpPort = (c.ports || []).find((p) => p.name === 'http');
+    if (settingOf(binary, 'D2EV_HTTP_PORT') && httpPort && String((env.D2EV_HTTP_PORT || {}).value) !== String(httpPort.containerPort)) {
+        fail(cw, `D2EV_HTTP_PORT=${(env.D2EV_HTTP_PORT || {}).value} but the http containerPort is ${httpPort.containerPort}`);
+    }
+    // the export directory: a volume (the root filesystem is read-only)
+    if (has('D2EV_EXPORT_DIR') || binary === 'd2ev-exporter') {
+        const dir = has('D2EV_EXPORT_DIR') ? env.D2EV_EXPORT_DIR.value : '/var/lib/d2ev/export';
+        const m = mountOf(dir);
+        const vol = m && volumes[m.name];
+        if (!vol || !vol.persistentVolumeClaim) {
+            fail(cw, `the export directory ${dir} is not a mounted PersistentVolumeClaim`);
+        } else {
+            const writer = binary === 'd2ev-exporter';
+            if (writer && m.readOnly) fail(cw, `the exporter's directory ${dir} is mounted read-only`);
+            if (!writer && m.readOnly !== true) fail(cw, `${binary} only reads the export directory: mount it read-only`);
+            EXPORT_CLAIMS[vol.persistentVolumeClaim.claimName] = (EXPORT_CLAIMS[vol.persistentVolumeClaim.claimName] || 0) +
+                (d.spec.replicas === undefined ? 2 : d.spec.replicas);
+        }
+    }
 }
 
 const deployments = byKind('Deployment');
@@ -275,6 +460,7 @@ for (const d of deployments) {
         if (cmd.length === 2 && /sleep$/.test(cmd[0])) preStop = Number(cmd[1]);
         const grace = pod.terminationGracePeriodSeconds === undefined ? 30 : pod.terminationGracePeriodSeconds;
         if (grace < preStop + Math.ceil(timeoutMs / 1000)) fail(cw, `terminationGracePeriodSeconds ${grace} < preStop ${preStop} s + shutdown deadline ${timeoutMs} ms`);
+        checkSettings(d, c, cw, volumes);
     }
 
     // a PodDisruptionBudget selecting this Deployment's pods
@@ -283,6 +469,23 @@ for (const d of deployments) {
     // HPA-managed replicas are not also fixed by the Deployment
     const hpa = byKind('HorizontalPodAutoscaler').find((h) => h.spec.scaleTargetRef.kind === 'Deployment' && h.spec.scaleTargetRef.name === d.metadata.name);
     if (hpa && d.spec.replicas !== undefined) fail(w, 'has spec.replicas while an HPA scales it (each helm upgrade would reset the scale)');
+}
+
+// Every service that names OEMs names the same ones: the bridge accepts exactly
+// what registration loads, telemetry polls and dispatch commands.
+if (new Set(Object.values(OEMS_BY_DEPLOYMENT)).size > 1) {
+    fail(input, `D2EV_OEMS differs between services: ${Object.entries(OEMS_BY_DEPLOYMENT).map(([k, v]) => `${k}=${v}`).join('; ')}`);
+}
+// A claim mounted by more than one pod (replicas, an HPA, or the API and the
+// exporter) must allow ReadWriteMany: pods land on different nodes.
+for (const [claim, pods] of Object.entries(EXPORT_CLAIMS)) {
+    const pvc = byKind('PersistentVolumeClaim').find((p) => p.metadata.name === claim);
+    if (pvc && pods > 1 && !(pvc.spec.accessModes || []).includes('ReadWriteMany')) {
+        fail(`PersistentVolumeClaim/${claim}`, `mounted by ${pods} pods but not ReadWriteMany`);
+    }
+}
+for (const p of byKind('PersistentVolumeClaim')) {
+    if (!Object.keys(EXPORT_CLAIMS).includes(p.metadata.name)) fail(id(p), 'no Deployment mounts it');
 }
 
 for (const h of byKind('HorizontalPodAutoscaler')) {

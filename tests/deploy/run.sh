@@ -113,22 +113,24 @@ check_chart() {
     if render default; then
         check default --expect Deployment=6 --expect PodDisruptionBudget=6 --expect Service=8 \
             --expect ConfigMap=2 --expect Secret=0 --expect HorizontalPodAutoscaler=0 \
-            --expect KafkaTopic=0 --expect ServiceMonitor=0
+            --expect KafkaTopic=0 --expect ServiceMonitor=0 --expect PersistentVolumeClaim=0
     else
         bad "helm template with default values"
     fi
 
-    # Non-default values: everything optional switched on.
+    # Non-default values: everything optional switched on, every secret configured.
     if render nondefault -f "$nd"; then
-        check nondefault --expect Deployment=7 --expect PodDisruptionBudget=7 --expect Service=9 \
+        check nondefault --complete --expect Deployment=7 --expect PodDisruptionBudget=7 --expect Service=9 \
             --expect Secret=1 --expect HorizontalPodAutoscaler=2 --expect KafkaTopic=13 \
-            --expect ServiceMonitor=1
+            --expect ServiceMonitor=1 --expect PersistentVolumeClaim=1
         local f="$work/nondefault.yaml" want
         for want in \
             'name: d2ev-secrets' 'name: d2ev-kafka-user' 'key: password' \
             'name: d2ev-credentials-keyring' 'name: enode-oauth' 'name: fleet-secrets' \
             'D2EV_KAFKA_SSL_CA_LOCATION: "/etc/d2ev/kafka-ca/ca.crt"' 'secretName: fleet-cluster-ca-cert' \
-            'D2EV_KAFKA_SASL_PASSWORD_FILE' 'D2EV_OEM_ACME_MOTORS_CLIENT_SECRET_FILE' \
+            'D2EV_KAFKA_SASL_PASSWORD_FILE' 'D2EV_OEM_TESLA_CLIENT_SECRET_FILE' \
+            'D2EV_BRIDGE_HMAC_SECRET_PREVIOUS_FILE' 'name: d2ev-vehicle-id-key' \
+            'value: "enode,smartcar,tesla"' 'claimName: fleet-export' 'storageClassName: "efs-sc"' \
             'image: "registry.example.com/d2ev/d2ev@sha256:' 'strimzi.io/cluster: fleet' \
             'helm.sh/resource-policy: keep' 'type: LoadBalancer' 'terminationGracePeriodSeconds: 60' \
             'D2EV_SHUTDOWN_TIMEOUT_MS: "20000"' 'release: prometheus'; do
@@ -136,8 +138,30 @@ check_chart() {
         done
         # The plain API tokens and OEM secret from the values file exist only base64-encoded.
         if grep -q 'NOT-A-REAL-ONE' "$f"; then bad "a secret value appears in clear text"; else pass "secret values only in the Secret"; fi
+        check_topic_config "$f"
     else
         bad "helm template with non-default values"
+    fi
+
+    # The services that load adapters, and the bridge, name exactly the enabled OEMs;
+    # only the enabled OEMs have a config and a client secret.
+    if render oems --set oem.tesla.enabled=true --set oem.enode.enabled=true --set secrets.existingSecret=s; then
+        check oems --complete
+        if [[ $(grep -c 'value: "enode,tesla"' "$work/oems.yaml") == 4 ]] && ! grep -q 'smartcar' "$work/oems.yaml"; then
+            pass "D2EV_OEMS=enode,tesla on bridge, registration, telemetry and dispatch; nothing of smartcar"
+        else
+            bad "D2EV_OEMS is not exactly the enabled OEMs on the four services"
+        fi
+    else
+        bad "helm template with two OEMs"
+    fi
+
+    # The default topic settings (docs/privacy.md, docs/dispatch.md, docs/analytics.md).
+    if render topicdefaults --set topics.strimzi.enabled=true --set services.exporter.enabled=true; then
+        check topicdefaults --expect PersistentVolumeClaim=1
+        check_topic_config "$work/topicdefaults.yaml"
+    else
+        bad "helm template with Strimzi topics and the exporter"
     fi
 
     # NOTES.txt renders only at install time (helm template skips it): render it
@@ -148,9 +172,11 @@ check_chart() {
     printf 'notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n' >"$work/notes/d2ev/templates/notes.yaml"
     if "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml >"$work/notes-default.txt" 2>&1 &&
         grep -q 'credentialsKeys (D2EV_CREDENTIALS_KEYS) for bridge, dispatch, registration, telemetry' "$work/notes-default.txt" &&
+        grep -q 'no OEM is enabled' "$work/notes-default.txt" && ! grep -q 'bridgeHmacSecretPrevious\|vehicleIdKey' "$work/notes-default.txt" &&
         "$HELM" template d2ev "$work/notes/d2ev" -s templates/notes.yaml -f "$nd" >"$work/notes-nd.txt" 2>&1 &&
-        grep -q 'telemetry     HPA 4-24' "$work/notes-nd.txt" && ! grep -q WARNING "$work/notes-nd.txt"; then
-        pass "NOTES.txt renders (and warns about missing secrets only when they are missing)"
+        grep -q 'telemetry     HPA 4-24' "$work/notes-nd.txt" && grep -q 'OEMs: enode,smartcar,tesla' "$work/notes-nd.txt" &&
+        ! grep -q WARNING "$work/notes-nd.txt"; then
+        pass "NOTES.txt renders (and warns about missing secrets and OEMs only when they are missing)"
     else
         bad "NOTES.txt"
         cat "$work/notes-default.txt" "$work/notes-nd.txt" 2>/dev/null || true
@@ -182,6 +208,17 @@ check_chart() {
     must_reject "a bad image digest" "digest" --set image.digest=latest
     must_reject "a too short shutdown deadline" "shutdownTimeoutMs" --set shutdownTimeoutMs=10
     must_reject "an OEM without a base_url" "base_url" --set oem.smartcar.enabled=true --set oem.smartcar.config.base_url=null
+    must_reject "an OEM name the adapter loader refuses" "oem" --set oem.acme-motors.enabled=true \
+        --set oem.acme-motors.config.base_url=https://a.example --set oem.acme-motors.config.token_url=https://a.example/t \
+        --set oem.acme-motors.config.client_id=x --set oem.acme-motors.clientSecret.key=k
+    must_reject "an API token with an unknown role" "secrets.apiTokens" --set secrets.apiTokens.value=0123456789abcdef0123:write
+    must_reject "a short bridge HMAC secret" "secrets.bridgeHmacSecret" --set secrets.bridgeHmacSecret.value=short
+    must_reject "a keyring entry that is not 32 bytes" "secrets.credentialsKeys" --set secrets.credentialsKeys.value=k1:c2hvcnQ=
+    must_reject "a secret-named setting in env (rotation)" "D2EV_BRIDGE_HMAC_SECRET_PREVIOUS" \
+        --set services.bridge.env.D2EV_BRIDGE_HMAC_SECRET_PREVIOUS=x
+    must_reject "an exporter volume without a size" "size" --set export.persistence.size=
+    must_reject "an unknown access mode" "accessModes" --set 'export.persistence.accessModes={ReadWriteAll}'
+    must_reject "a rate limit without per_second" "per_second" --set oem.tesla.enabled=true --set oem.tesla.config.rate_limit.burst=5
 
     # The chart's own checks (templates/_validate.tpl)
     must_reject "more consumer replicas than partitions" "topics.partitions=12" --set services.telemetry.replicas=13
@@ -195,9 +232,44 @@ check_chart() {
     must_reject "SASL without a mechanism" "kafka.sasl.mechanism" --set kafka.securityProtocol=sasl_ssl --set kafka.sasl.username=u
     must_reject "TLS settings without TLS" "does not use TLS" --set kafka.tls.ca.secretName=ca
     must_reject "a chart-owned variable in env" "D2EV_KAFKA_BROKERS" --set services.api.env.D2EV_KAFKA_BROKERS=k:1
-    must_reject "a secret in an OEM config" "looks like a secret" \
+    must_reject "a secret in an OEM config" "client_secret" \
         --set oem.tesla.enabled=true --set oem.tesla.config.client_secret=x
     must_reject "an override of an unknown topic" "not a d2ev topic" --set 'topics.strimzi.overrides.d2ev\.nope.retention\.ms=1'
+    must_reject "D2EV_OEMS in env (the chart derives it)" "oem.<name>.enabled" --set services.bridge.env.D2EV_OEMS=tesla
+    must_reject "D2EV_EXPORT_DIR in env" "export.dir" --set services.api.env.D2EV_EXPORT_DIR=/x
+    must_reject "the HTTP port in env" "http.port" --set services.api.env.D2EV_HTTP_PORT=9000
+    must_reject "an optional secret with a value but not enabled" "enabled=true" --set secrets.vehicleIdKey.value=0123456789abcdef
+    must_reject "an optional secret enabled without a source" "no source" --set secrets.bridgeHmacSecretPrevious.enabled=true
+    must_reject "two exporters on a ReadWriteOnce volume" "ReadWriteMany" \
+        --set services.exporter.enabled=true --set services.exporter.replicas=2
+    must_reject "an autoscaled exporter on a ReadWriteOnce volume" "ReadWriteMany" --set services.exporter.enabled=true \
+        --set services.exporter.hpa.enabled=true --set services.exporter.hpa.maxReplicas=3
+    must_reject "API reports from a ReadWriteOnce volume" "ReadWriteMany" \
+        --set services.exporter.enabled=true --set export.serveReports=true
+    must_reject "API reports without an exporter or a claim" "existingClaim" \
+        --set export.serveReports=true --set 'export.persistence.accessModes={ReadWriteMany}'
+    must_reject "unlimited retention of personal data" "retention.ms must be set" \
+        --set topics.strimzi.enabled=true --set 'topics.strimzi.overrides.d2ev\.sessions.retention\.ms=-1'
+    must_reject "retention beyond the erasure window" "at most 30 days" \
+        --set topics.strimzi.enabled=true --set 'topics.strimzi.deleteConfig.retention\.ms=5184000000'
+    must_reject "a dead-letter topic kept for ever" "d2ev.deadletter" \
+        --set topics.strimzi.enabled=true --set 'topics.strimzi.overrides.d2ev\.deadletter.retention\.ms=-1'
+    must_reject "compacted topics without max.compaction.lag.ms" "max.compaction.lag.ms" \
+        --set topics.strimzi.enabled=true --set 'topics.strimzi.compactedConfig.max\.compaction\.lag\.ms=null'
+    must_reject "a dispatch history shorter than 3 days" "d2ev.dispatch" \
+        --set topics.strimzi.enabled=true --set 'topics.strimzi.overrides.d2ev\.dispatch.retention\.ms=86400000'
+    must_reject "min.compaction.lag.ms above max" "min.compaction.lag.ms" --set topics.strimzi.enabled=true \
+        --set services.exporter.enabled=true --set 'topics.strimzi.compactedConfig.max\.compaction\.lag\.ms=86400000'
+    must_reject "exporter inputs kept less than 2 days" "with the exporter" --set topics.strimzi.enabled=true \
+        --set services.exporter.enabled=true --set 'topics.strimzi.overrides.d2ev\.telemetry.retention\.ms=86400000'
+    # A rejected secret value is never echoed by the error.
+    if "$HELM" template d2ev "$chart" --set secrets.apiTokens.value=SECRET-ECHO-CHECK-0123456789:admin >/dev/null 2>"$work/echo.err"; then
+        bad "accepted an API token with role admin"
+    elif grep -q 'SECRET-ECHO-CHECK' "$work/echo.err"; then
+        bad "the schema error repeats the secret value"
+    else
+        pass "a rejected secret value is not repeated in the error"
+    fi
 
     # The checker itself must catch what it claims to: break a good render.
     if [[ -f "$work/nondefault.yaml" ]]; then
@@ -212,6 +284,46 @@ check_chart() {
         self_test "root" 's/runAsUser: 10001/runAsUser: 0/'
         self_test "a wrong type (Kubernetes schema)" 's/^  revisionHistoryLimit: 5$/  revisionHistoryLimit: "five"/'
         self_test "an unknown API version" 's|^apiVersion: policy/v1$|apiVersion: policy/v2|'
+        self_test "a setting of no binary" 's/D2EV_POLL_PLUGGED_S/D2EV_POLL_PLUGGED_SECONDS/'
+        self_test "a wrong setting type" 's/value: "600"/value: "ten minutes"/'
+        self_test "a secret both as VAR and VAR_FILE" 's/D2EV_LOG_LEVEL: "debug"/D2EV_LOG_LEVEL: "debug"\n  D2EV_API_TOKENS_FILE: "\/x"/'
+        self_test "a missing keyring" '/name: D2EV_CREDENTIALS_KEYS_FILE/,+1d'
+        self_test "a missing OEM client secret" '0,/name: D2EV_OEM_TESLA_CLIENT_SECRET_FILE/{/name: D2EV_OEM_TESLA_CLIENT_SECRET_FILE/,+1d}'
+        self_test "services naming other OEMs" '0,/value: "enode,smartcar,tesla"/s//value: "enode,smartcar"/'
+        self_test "an OEM without its config" 's/^  tesla.json: |$/  teslax.json: |/'
+        self_test "an adapter the image lacks" 's/value: "enode,smartcar,tesla"/value: "enode,smartcar,tesla,acme"/'
+        self_test "an unknown adapter config key" 's/"wake_timeout_ms"/"wake_timeout"/'
+        self_test "no adapter directory" '/name: D2EV_ADAPTER_DIR/,+1d'
+        self_test "a writable report mount in the API" '/mountPath: \/var\/lib\/d2ev\/export/{n;/readOnly: true/d}'
+        self_test "a shared ReadWriteOnce volume" 's/- ReadWriteMany/- ReadWriteOnce/'
+    fi
+}
+
+# check_topic_config RENDERED: the KafkaTopics carry the settings erasure and
+# the services depend on (what _validate.tpl enforces, seen from the output).
+check_topic_config() {
+    # shellcheck disable=SC2016 # JavaScript template strings
+    if node -e '
+        const YAML = require(process.argv[2]);
+        const docs = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8")).map((d) => d.toJS()).filter((o) => o && o.kind === "KafkaTopic");
+        const day = 86400000, bad = [];
+        const exporter = docs.length && YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8")).some((d) => { const o = d.toJS(); return o && o.kind === "Deployment" && /exporter$/.test(o.metadata.name); });
+        for (const t of docs) {
+            const c = t.spec.config, n = t.spec.topicName, personal = t.spec.partitions === docs.find((x) => x.spec.topicName === "d2ev.vehicles").spec.partitions;
+            if (c["cleanup.policy"] === "compact" && n !== "d2ev.capacity") {
+                if (!(c["max.compaction.lag.ms"] > 0 && c["max.compaction.lag.ms"] <= 30 * day)) bad.push(`${n}: max.compaction.lag.ms ${c["max.compaction.lag.ms"]}`);
+                if (!(c["delete.retention.ms"] > 0)) bad.push(`${n}: no delete.retention.ms for tombstones`);
+                if (!(c["segment.ms"] > 0 && c["segment.ms"] <= 7 * day)) bad.push(`${n}: segment.ms ${c["segment.ms"]}`);
+            }
+            if (c["cleanup.policy"] === "delete" && (personal || n === "d2ev.deadletter") && !(c["retention.ms"] > 0 && c["retention.ms"] <= 30 * day)) bad.push(`${n}: retention.ms ${c["retention.ms"]}`);
+        }
+        const get = (n) => (docs.find((t) => t.spec.topicName === n) || { spec: { config: {} } }).spec.config;
+        if (!(get("d2ev.dispatch")["retention.ms"] >= 3 * day)) bad.push("d2ev.dispatch: retention below 3 days");
+        if (exporter && !(get("d2ev.schedules")["min.compaction.lag.ms"] >= 1 * day)) bad.push("d2ev.schedules: no min.compaction.lag.ms for the exporter");
+        if (bad.length) { console.error(bad.join("\n")); process.exit(1); }' "$1" "$repo/.tools/node_modules/yaml"; then
+        pass "$(basename "$1" .yaml): topic settings for erasure, dispatch replay and the exporter"
+    else
+        bad "$(basename "$1" .yaml): topic settings"
     fi
 }
 
@@ -220,7 +332,7 @@ self_test() {
     sed -e "$2" "$work/nondefault.yaml" >"$work/mutant.yaml"
     if cmp -s "$work/nondefault.yaml" "$work/mutant.yaml"; then
         bad "self-test '$1': the mutation changed nothing"
-    elif node "$checker" "$work/mutant.yaml" >"$work/mutant.out" 2>&1; then
+    elif node "$checker" --complete "$work/mutant.yaml" >"$work/mutant.out" 2>&1; then
         bad "check-manifests accepts $1"
     else
         pass "check-manifests catches $1"
@@ -235,7 +347,7 @@ check_manifests() {
     else
         bad "deploy/kubernetes/d2ev.yaml is stale: run deploy/kubernetes/generate.sh and commit it"
     fi
-    if node "$checker" --expect Deployment=6 "$repo/deploy/kubernetes/d2ev.yaml"; then
+    if node "$checker" --complete --expect Deployment=6 --expect PersistentVolumeClaim=0 "$repo/deploy/kubernetes/d2ev.yaml"; then
         pass "deploy/kubernetes/d2ev.yaml manifests"
     else
         bad "deploy/kubernetes/d2ev.yaml manifests"

@@ -71,34 +71,43 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* ---------------------------------------------------------- secrets */}}
 
+{{/* The items of `secrets`, in order; the optional ones have `enabled`. */}}
+{{- define "d2ev.secretIds" -}}
+{{- list "credentialsKeys" "bridgeHmacSecret" "bridgeHmacSecretPrevious" "vehicleIdKey" "apiTokens" | toJson -}}
+{{- end -}}
+
 {{/*
 Every secret item the chart knows, as a YAML list of
-  {id, envVar, file, ref: {name, key} | {}, managedValue}
+  {id, envVar, file, optional, ref: {name, key} | {}, managedValue}
 `file` is the file name under /var/run/secrets/d2ev and the key in the
 chart-managed Secret; `ref` is where the pod reads it from (see values.yaml for
-the order: item.existingSecret, item.value, secrets.existingSecret).
+the order: item.existingSecret, item.value, secrets.existingSecret). An optional
+item (one with `enabled`) has no ref unless enabled.
 */}}
 {{- define "d2ev.secretItems" -}}
 {{- $root := . -}}
 {{- $items := list -}}
-{{- range $id := list "credentialsKeys" "bridgeHmacSecret" "apiTokens" -}}
+{{- range $id := (include "d2ev.secretIds" . | fromJsonArray) -}}
 {{- $item := index $root.Values.secrets $id -}}
-{{- $items = append $items (dict "id" $id "envVar" $item.envVar "file" (kebabcase $id) "item" $item) -}}
+{{- $items = append $items (dict "id" $id "envVar" $item.envVar "file" (kebabcase $id) "item" $item "optional" (hasKey $item "enabled")) -}}
 {{- end -}}
 {{- if hasPrefix "sasl_" .Values.kafka.securityProtocol -}}
-{{- $items = append $items (dict "id" "kafkaSaslPassword" "envVar" "D2EV_KAFKA_SASL_PASSWORD" "file" "kafka-sasl-password" "item" .Values.kafka.sasl.password) -}}
+{{- $items = append $items (dict "id" "kafkaSaslPassword" "envVar" "D2EV_KAFKA_SASL_PASSWORD" "file" "kafka-sasl-password" "item" .Values.kafka.sasl.password "optional" false) -}}
 {{- end -}}
 {{- range $name, $oem := .Values.oem -}}
 {{- if $oem.enabled -}}
-{{- $envVar := default (printf "D2EV_OEM_%s_CLIENT_SECRET" ($name | upper | replace "-" "_")) $oem.clientSecret.envVar -}}
-{{- $items = append $items (dict "id" (printf "oem:%s" $name) "envVar" $envVar "file" (printf "oem-%s-client-secret" $name) "item" $oem.clientSecret) -}}
+{{- $envVar := default (printf "D2EV_OEM_%s_CLIENT_SECRET" ($name | upper)) $oem.clientSecret.envVar -}}
+{{- $items = append $items (dict "id" (printf "oem:%s" $name) "envVar" $envVar "file" (printf "oem-%s-client-secret" $name) "item" $oem.clientSecret "optional" false) -}}
 {{- end -}}
 {{- end -}}
 {{- range $items }}
 - id: {{ .id | quote }}
   envVar: {{ .envVar | quote }}
   file: {{ .file | quote }}
-  {{- if .item.existingSecret }}
+  optional: {{ .optional }}
+  {{- if and .optional (not .item.enabled) }}
+  ref: {}
+  {{- else if .item.existingSecret }}
   ref: {name: {{ .item.existingSecret | quote }}, key: {{ .item.key | quote }}}
   {{- else if .item.value }}
   ref: {name: {{ include "d2ev.managedSecretName" $root | quote }}, key: {{ .file | quote }}}
@@ -126,6 +135,34 @@ Args: (list $ $svc). Returns a YAML list (see d2ev.secretItems).
 {{- end -}}
 {{- end -}}
 {{- toYaml $out -}}
+{{- end -}}
+
+{{/* The enabled OEMs, sorted and comma-separated: D2EV_OEMS. */}}
+{{- define "d2ev.enabledOems" -}}
+{{- $names := list -}}
+{{- range $name, $oem := .Values.oem -}}
+{{- if $oem.enabled -}}
+{{- $names = append $names $name -}}
+{{- end -}}
+{{- end -}}
+{{- $names | sortAlpha | join "," -}}
+{{- end -}}
+
+{{/* The export volume's claim: an existing one or <release>-export. */}}
+{{- define "d2ev.exportClaimName" -}}
+{{- default (printf "%s-export" (include "d2ev.fullname" . | trunc 56 | trimSuffix "-")) .Values.export.persistence.existingClaim -}}
+{{- end -}}
+
+{{/*
+Whether a service mounts the export volume: "rw" (d2ev-exporter), "ro"
+(d2ev-api with export.serveReports) or "". Args: (list $ $svc).
+*/}}
+{{- define "d2ev.exportMount" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- if eq $svc.binary "d2ev-exporter" -}}rw
+{{- else if and (eq $svc.binary "d2ev-api") $root.Values.export.serveReports -}}ro
+{{- end -}}
 {{- end -}}
 
 {{/* ------------------------------------------------------- shutdown */}}

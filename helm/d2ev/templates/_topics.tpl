@@ -21,3 +21,33 @@ C table, so CI fails when one changes without the other.
 - {name: d2ev.control, compacted: false, vehicleKeyed: true}
 - {name: d2ev.deadletter, compacted: false, vehicleKeyed: false}
 {{- end -}}
+
+{{/*
+Each topic with the config the chart gives it: topics.strimzi.config, then
+compactedConfig or deleteConfig by kind (cleanup.policy set accordingly), then
+exporterConfig while services.exporter.enabled, then overrides. A YAML list of
+{name, compacted, vehicleKeyed, partitions, config}.
+*/}}
+{{- define "d2ev.topicConfigs" -}}
+{{- $root := . -}}
+{{- $s := .Values.topics.strimzi -}}
+{{- range (include "d2ev.topics" . | fromYamlArray) }}
+{{- $config := deepCopy (default dict $s.config) -}}
+{{- if .compacted -}}
+{{- $config = mergeOverwrite $config (deepCopy (default dict $s.compactedConfig)) -}}
+{{- $_ := set $config "cleanup.policy" "compact" -}}
+{{- else -}}
+{{- $config = mergeOverwrite $config (deepCopy (default dict $s.deleteConfig)) -}}
+{{- $_ := set $config "cleanup.policy" "delete" -}}
+{{- end -}}
+{{- if $root.Values.services.exporter.enabled -}}
+{{- $config = mergeOverwrite $config (deepCopy (default dict (index (default dict $s.exporterConfig) .name))) -}}
+{{- end -}}
+{{- $config = mergeOverwrite $config (deepCopy (default dict (index (default dict $s.overrides) .name))) }}
+- name: {{ .name }}
+  compacted: {{ .compacted }}
+  vehicleKeyed: {{ .vehicleKeyed }}
+  partitions: {{ ternary $root.Values.topics.partitions $root.Values.topics.otherPartitions .vehicleKeyed }}
+  config: {{ $config | toJson }}
+{{- end }}
+{{- end -}}
