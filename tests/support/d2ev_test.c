@@ -1,7 +1,6 @@
 /* d2ev_test.c: process, HTTP and Kafka helpers for integration tests. */
 #include "d2ev_test.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "d2ev/clock.h"
+#include "d2ev/httpc.h"
+#include "d2ev/proc.h"
 
 const char *d2ev_test_tmpdir(const char *tag)
 {
@@ -37,73 +38,21 @@ const char *d2ev_test_bin(const char *name)
 void d2ev_test_spawn(struct d2ev_test_proc *p, const char *tmpdir, const char *name,
                      const char *bin, const char *const *argv, const char *const *env)
 {
-    memset(p, 0, sizeof(*p));
-    snprintf(p->name, sizeof(p->name), "%s", name);
-    snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", tmpdir, name);
-    pid_t pid = fork();
-    if (pid < 0)
-        fail_msg("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        for (const char *const *e = env; e && *e; e++)
-            putenv((char *)*e);
-        const char *args[64];
-        size_t n = 0;
-        args[n++] = bin;
-        for (const char *const *a = argv; a && *a && n < 62; a++)
-            args[n++] = *a;
-        args[n] = NULL;
-        execv(bin, (char *const *)args);
-        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
-    p->pid = pid;
+    char log[600];
+    snprintf(log, sizeof(log), "%s/%s.log", tmpdir, name);
+    struct d2ev_err err = { 0 };
+    if (d2ev_proc_spawn(p, name, bin, argv, env, log, &err) != D2EV_OK)
+        fail_msg("%s", err.msg);
 }
 
 bool d2ev_test_alive(struct d2ev_test_proc *p)
 {
-    if (p->pid <= 0)
-        return false;
-    int st;
-    pid_t r = waitpid(p->pid, &st, WNOHANG);
-    if (r == p->pid) {
-        p->pid = -1;
-        return false;
-    }
-    return r == 0;
+    return d2ev_proc_alive(p);
 }
 
 int d2ev_test_stop(struct d2ev_test_proc *p, int sig, int timeout_ms)
 {
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, sig);
-    int64_t deadline = d2ev_clock_mono_ms() + timeout_ms;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-        if (r == p->pid) {
-            p->pid = -1;
-            if (WIFEXITED(st))
-                return WEXITSTATUS(st);
-            if (WIFSIGNALED(st))
-                return 128 + WTERMSIG(st);
-            return -1;
-        }
-        if (d2ev_clock_mono_ms() > deadline) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, &st, 0);
-            p->pid = -1;
-            return -1;
-        }
-        struct timespec ts = { 0, 10 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
+    return d2ev_proc_stop(p, sig, timeout_ms);
 }
 
 bool d2ev_test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
@@ -139,54 +88,10 @@ const char *d2ev_test_wait_file(const char *path, int timeout_ms)
     return NULL;
 }
 
-struct body {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct body *b = userdata;
-    size_t n = size * nmemb;
-    char *nd = realloc(b->data, b->len + n + 1);
-    if (!nd)
-        return 0;
-    memcpy(nd + b->len, ptr, n);
-    b->len += n;
-    nd[b->len] = '\0';
-    b->data = nd;
-    return n;
-}
-
 long d2ev_test_http(const char *method, const char *url, const char *const *headers,
                     const char *req_body, size_t req_len, char **body)
 {
-    CURL *c = curl_easy_init();
-    struct body b = { 0 };
-    struct curl_slist *hl = NULL;
-    for (const char *const *h = headers; h && *h; h++)
-        hl = curl_slist_append(hl, *h);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (req_body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req_body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req_len);
-    }
-    long status = -1;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (body)
-        *body = b.data;
-    else
-        free(b.data);
-    return status;
+    return d2ev_httpc_request(method, url, headers, req_body, req_len, 10000, body, NULL);
 }
 
 bool d2ev_test_wait_http(const char *url, long want, int timeout_ms)

@@ -18,12 +18,10 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-/* A child process started by d2ev_test_spawn. */
-struct d2ev_test_proc {
-    pid_t pid;
-    char name[64];
-    char log_path[512]; /* stderr and stdout of the child */
-};
+#include "d2ev/proc.h"
+
+/* A child process started by d2ev_test_spawn (see d2ev/proc.h). */
+#define d2ev_test_proc d2ev_proc
 
 /* Make a fresh temp directory for this test; returns a static path. */
 const char *d2ev_test_tmpdir(const char *tag);
