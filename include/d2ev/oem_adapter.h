@@ -238,7 +238,8 @@ struct d2ev_oem_flow {
     uint32_t struct_size;
     uint32_t step;              /* the step being built/parsed; 0 first */
     uint32_t step_runs;         /* how many times this step was parsed before (polls) */
-    int64_t elapsed_ms;         /* since the operation's first request (host-filled) */
+    int64_t elapsed_ms;         /* since the flow's first request, on the d2ev clock (the
+                                   OEM's time; simulated under a scaled clock; host-filled) */
     char ref[D2EV_OEM_REF_MAX]; /* adapter scratch carried across steps (e.g. an action id) */
 };
 
@@ -322,7 +323,7 @@ struct d2ev_oem_result {
     uint32_t cls;          /* enum d2ev_oem_class */
     uint32_t next;         /* enum d2ev_oem_next */
     uint32_t next_step;    /* with D2EV_OEM_NEXT_STEP */
-    int64_t next_delay_ms; /* with D2EV_OEM_NEXT_STEP */
+    int64_t next_delay_ms; /* with D2EV_OEM_NEXT_STEP; OEM time (the d2ev clock) */
     /* With an error class: true when the error is the flow's verdict (e.g.
      * "Enode action FAILED") rather than a failed request, so the host
      * reports it as is and does not retry the request. */

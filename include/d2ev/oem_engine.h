@@ -50,9 +50,12 @@
  * from d2ev_oem_engine_poll() (or from d2ev_oem_engine_destroy(), with class
  * retry), never from submit().
  *
- * Time: network timing (timeouts, backoff, buckets, breaker) uses the real
- * monotonic clock; token expiry uses the d2ev clock (scaled in simulations),
- * like the expiry times the token source stores.
+ * Time: what faces the OEM runs on the OEM's clock, which is the d2ev clock
+ * (real time in production, simulated time against d2ev-oemsim on a scaled
+ * clock): rate buckets, Retry-After, the adapters' flow delays and elapsed
+ * times (a Tesla wake's polling), and token expiry. Network timing (request
+ * timeouts, operation deadlines, the circuit breaker) uses the real monotonic
+ * clock. At speed 1 the two agree.
  *
  * Threads: an engine is used from one thread; only d2ev_oem_engine_wakeup()
  * may be called from others. Callbacks may submit new operations and call

@@ -169,7 +169,7 @@ static struct vstate *veh_get(struct d2ev_oem_engine *e, struct slot *slot, cons
     if (slot->set->vehicle_rate_per_s > 0) {
         v->limited = true;
         d2ev_token_bucket_init(&v->bucket, slot->set->vehicle_rate_per_s, slot->set->vehicle_burst,
-                               d2ev_clock_mono_ms());
+                               d2ev_clock_now_ms());
     }
     if (d2ev_htab_insert(&e->vehicles, &v->node) != 0) {
         free(v);
@@ -178,7 +178,8 @@ static struct vstate *veh_get(struct d2ev_oem_engine *e, struct slot *slot, cons
     return v;
 }
 
-/* Milliseconds until the vehicle may make a request (0 = now). */
+/* Milliseconds of OEM time (the d2ev clock) until the vehicle may make a
+ * request (0 = now); now is OEM time too. */
 static int64_t veh_wait(struct vstate *v, int64_t now)
 {
     int64_t w = v->blocked_until > now ? v->blocked_until - now : 0;
@@ -223,7 +224,7 @@ static void sweep(struct d2ev_oem_engine *e, int64_t now)
     if (now - e->last_sweep < SWEEP_EVERY_MS)
         return;
     e->last_sweep = now;
-    struct sweep_ctx c = { e, now };
+    struct sweep_ctx c = { e, d2ev_clock_now_ms() }; /* blocks and buckets are OEM time */
     d2ev_htab_each(&e->vehicles, sweep_vehicle, &c);
     d2ev_htab_each(&e->tokens, sweep_token, &c);
 }
@@ -381,17 +382,20 @@ static void dispatch(struct d2ev_oem_engine *e, struct slot *slot)
         }
         char *auth = NULL;
         if (!op->token_op) {
-            int64_t w = op->veh ? veh_wait(op->veh, now) : 0;
+            /* buckets count the OEM's time (the d2ev clock); waits are then
+             * served in real time */
+            int64_t oem_now = d2ev_clock_now_ms();
+            int64_t w = op->veh ? veh_wait(op->veh, oem_now) : 0;
             if (w > 0) {
                 op_list_remove(&slot->ready, op);
                 slot->stats.rate_limit_waits++;
                 d2ev_metric_inc(slot->m_rl_waits);
-                engine_schedule(op, now + w);
+                engine_schedule(op, now + d2ev_clock_to_real_ms(w));
                 continue;
             }
-            w = d2ev_token_bucket_wait_ms(&slot->bucket, now, 1);
+            w = d2ev_token_bucket_wait_ms(&slot->bucket, oem_now, 1);
             if (w > 0) {
-                slot->ready_at = now + w;
+                slot->ready_at = now + d2ev_clock_to_real_ms(w);
                 if (!op->counted_wait) {
                     op->counted_wait = true;
                     slot->stats.rate_limit_waits++;
@@ -410,9 +414,9 @@ static void dispatch(struct d2ev_oem_engine *e, struct slot *slot)
             }
             if (slot->breaker.state != before)
                 d2ev_metric_set(slot->m_breaker, slot->breaker.state);
-            d2ev_token_bucket_take(&slot->bucket, now, 1);
+            d2ev_token_bucket_take(&slot->bucket, oem_now, 1);
             if (op->veh && op->veh->limited)
-                d2ev_token_bucket_take(&op->veh->bucket, now, 1);
+                d2ev_token_bucket_take(&op->veh->bucket, oem_now, 1);
         }
         op_list_remove(&slot->ready, op);
         op->where = W_NONE;
@@ -638,7 +642,7 @@ int d2ev_oem_engine_add(struct d2ev_oem_engine *e, struct d2ev_oem *oem, struct 
     s->desc = d2ev_oem_describe(oem);
     s->set = d2ev_oem_settings(oem);
     snprintf(s->name, sizeof(s->name), "%s", name);
-    d2ev_token_bucket_init(&s->bucket, s->set->rate_per_s, s->set->burst, d2ev_clock_mono_ms());
+    d2ev_token_bucket_init(&s->bucket, s->set->rate_per_s, s->set->burst, d2ev_clock_now_ms());
     s->breaker = s->set->breaker;
     s->breaker.state = D2EV_BREAKER_CLOSED;
     s->breaker.window_start_ms = d2ev_clock_mono_ms();

@@ -30,7 +30,7 @@ struct vstate {
     struct d2ev_htab_node node;
     struct d2ev_token_bucket bucket;
     bool limited;          /* a per-vehicle rate is configured */
-    int64_t blocked_until; /* mono ms; a vehicle-scoped Retry-After */
+    int64_t blocked_until; /* d2ev clock (OEM time); a vehicle-scoped Retry-After */
     uint32_t refs;         /* operations pointing here */
     char keybuf[];
 };
@@ -90,7 +90,8 @@ struct op {
     bool no_wake, woke, refreshed, pre_refreshed, counted_wait;
     char *vehicle, *key, *code, *redirect_uri, *refresh_token;
     struct d2ev_oem_flow flow;
-    int64_t flow_start; /* mono, first request of the current flow; 0 = none yet */
+    int64_t flow_start; /* d2ev clock, first request of the current flow */
+    bool flow_started;  /* flow_start is set */
     uint32_t step_attempts, requests, wakes, rl_waits;
     uint64_t token_hash; /* of the access token the last request carried */
     int64_t t_submit, deadline, due, t_sent;

@@ -12,7 +12,7 @@ void engine_reset_flow(struct op *op)
 {
     memset(&op->flow, 0, sizeof(op->flow));
     op->flow.struct_size = sizeof(op->flow);
-    op->flow_start = 0;
+    op->flow_started = false;
     op->step_attempts = 0;
 }
 
@@ -53,15 +53,13 @@ static void rate_limited(struct op *op, uint32_t scope)
 {
     struct d2ev_oem_engine *e = op->e;
     struct slot *slot = op->slot;
-    int64_t now = d2ev_clock_mono_ms();
-    /* Retry-After is on the OEM's clock, which is the d2ev clock: real time in
-     * production, simulated time against d2ev-oemsim on a scaled clock. The
-     * buckets run on real time, so convert (a no-op at speed 1). */
-    int64_t oem_wait = op->retry_after_ms;
-    int64_t wait = oem_wait > 0
-                       ? d2ev_clock_to_real_ms(oem_wait)
+    /* Retry-After and the rate buckets are on the OEM's clock, the d2ev clock
+     * (real in production; simulated against d2ev-oemsim on a scaled clock) */
+    int64_t oem_now = d2ev_clock_now_ms();
+    int64_t wait = op->retry_after_ms > 0
+                       ? op->retry_after_ms
                        : d2ev_backoff_delay_ms(&slot->set->backoff, op->rl_waits + 1, &e->rng);
-    int64_t until = now + wait;
+    int64_t until = oem_now + wait;
     slot->stats.rate_limited++;
     d2ev_metric_inc(slot->m_rl_blocks);
     if (!op->token_op) {
@@ -72,14 +70,14 @@ static void rate_limited(struct op *op, uint32_t scope)
             d2ev_token_bucket_block_until(&slot->bucket, until);
         }
     }
-    /* reported in d2ev-clock milliseconds, like the OEM's own figure */
-    op->retry_after_ms = oem_wait > 0 ? oem_wait : (int64_t)((double)wait * d2ev_clock_speed());
-    if (until >= op->deadline) {
+    op->retry_after_ms = wait;
+    int64_t at = d2ev_clock_mono_ms() + d2ev_clock_to_real_ms(wait);
+    if (at >= op->deadline) {
         engine_complete(op, D2EV_OEM_RATE_LIMITED, "%s", op->msg);
         return;
     }
     op->rl_waits++;
-    engine_schedule(op, until);
+    engine_schedule(op, at);
 }
 
 static void start_wake(struct op *op)
@@ -107,7 +105,12 @@ void engine_handle_result(struct op *op, const struct d2ev_oem_result *res)
             op->flow.step_runs = res->next_step == op->flow.step ? op->flow.step_runs + 1 : 0;
             op->flow.step = res->next_step;
             op->step_attempts = 0;
-            engine_schedule(op, d2ev_clock_mono_ms() + res->next_delay_ms);
+            /* the adapter's delay is OEM time (the d2ev clock); wait it in
+             * real time, but never under 10 ms unless asked: a fast scaled
+             * clock must not turn a poll into a busy loop */
+            int64_t real = d2ev_clock_to_real_ms(res->next_delay_ms);
+            int64_t floor_ms = res->next_delay_ms < 10 ? res->next_delay_ms : 10;
+            engine_schedule(op, d2ev_clock_mono_ms() + (real > floor_ms ? real : floor_ms));
             return;
         }
         if (op->cur == D2EV_OEM_OP_WAKE && op->kind != D2EV_OEM_OP_WAKE) {

@@ -103,9 +103,13 @@ void engine_send(struct op *op, char *auth)
     struct d2ev_oem_engine *e = op->e;
     struct slot *slot = op->slot;
     int64_t now = d2ev_clock_mono_ms();
-    if (!op->flow_start)
-        op->flow_start = now;
-    op->flow.elapsed_ms = now - op->flow_start;
+    /* a flow's elapsed time is the OEM's time: the d2ev clock (simulated
+     * against d2ev-oemsim on a scaled clock, real in production) */
+    if (!op->flow_started) {
+        op->flow_start = d2ev_clock_now_ms();
+        op->flow_started = true;
+    }
+    op->flow.elapsed_ms = d2ev_clock_now_ms() - op->flow_start;
     struct d2ev_oem_call call = op_call(op);
     struct d2ev_oem_request req;
     struct d2ev_err err = { 0 };
@@ -258,7 +262,7 @@ void engine_on_answer(struct d2ev_oem_engine *e, CURL *h, CURLcode code)
     bool want_state = op->cur == D2EV_OEM_OP_READ || op->cur == D2EV_OEM_OP_WAKE;
     bool want_tokens = op->cur == D2EV_OEM_OP_REFRESH || op->cur == D2EV_OEM_OP_EXCHANGE_CODE;
     d2ev_oem_result_init(&res, want_state ? &op->state : NULL, want_tokens ? &toks : NULL);
-    op->flow.elapsed_ms = now - op->flow_start;
+    op->flow.elapsed_ms = d2ev_clock_now_ms() - op->flow_start;
     d2ev_oem_parse(slot->oem, &call, &op->flow, &resp, &res, NULL);
     free(hdrs);
     d2ev_strbuf_free(&op->body);
