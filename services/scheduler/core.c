@@ -14,8 +14,8 @@
 #define DAY_MS 86400000LL
 
 static const char *const reason_names[SCHED_R_COUNT] = {
-    "plugin",  "forecast", "prefs",  "drift",    "missed",
-    "control", "deadline", "unplug", "capacity", "target",
+    "plugin",   "forecast", "prefs",    "drift",  "missed", "control",
+    "deadline", "unplug",   "capacity", "target", "short",
 };
 
 const char *sched_reason_name(int bit_index)
@@ -30,6 +30,7 @@ void sched_config_default(struct sched_config *c)
     c->limits.max_abs_price = 10;
     c->limits.max_carbon = 2000;
     c->drift_pct = 5;
+    c->short_pct = 1;
     c->missed_grace_ms = 15 * 60000;
     c->min_replan_interval_ms = 10 * 60000;
     c->fleet = true;
@@ -72,6 +73,10 @@ struct veh {
     int64_t last_replan;
     int64_t missed_window_start;
     int notified_status; /* -1: none */
+    /* learned: battery kWh per SoC point is this many times what the record
+     * (or the default) says; >= 1, from plans that came up short */
+    double energy_scale;
+    int64_t short_for_version; /* the plan a short re-plan was made for */
     unsigned dirty;
     bool notify_plugin, queued;
 };
@@ -130,6 +135,7 @@ static struct veh *get_or_create(struct sched_core *c, const char *id, int32_t p
     snprintf(v->id, sizeof(v->id), "%s", id);
     v->partition = partition;
     v->notified_status = -1;
+    v->energy_scale = 1;
     v->node.key = v->id;
     v->node.klen = strlen(v->id);
     if (d2ev_htab_insert(&c->vehicles, &v->node) != 0) {
@@ -264,8 +270,18 @@ bool sched_core_view(const struct sched_core *c, const char *vehicle_id,
 
 /* ------------------------------------------------------------ plan state */
 
+/* The battery size plans use: the record's, else telemetry's, else the
+ * default; times what shortfalls taught us. */
+static double plan_battery(const struct sched_core *c, const struct veh *v)
+{
+    double b = v->battery_kwh > 0       ? v->battery_kwh
+               : v->tel_battery_kwh > 0 ? v->tel_battery_kwh
+                                        : c->cfg.plan.default_battery_kwh;
+    return b * v->energy_scale;
+}
+
 /* SoC the current plan expects at t. */
-static double planned_soc(const struct veh *v, int64_t t)
+static double planned_soc(const struct sched_core *c, const struct veh *v, int64_t t)
 {
     double kwh = 0;
     for (size_t i = 0; i < v->nwindows; i++) {
@@ -275,7 +291,7 @@ static double planned_soc(const struct veh *v, int64_t t)
         int64_t end = t < w->end ? t : w->end;
         kwh += w->energy_kwh * (double)(end - w->start) / (double)(w->end - w->start);
     }
-    double battery = v->battery_kwh > 0 ? v->battery_kwh : v->tel_battery_kwh;
+    double battery = plan_battery(c, v);
     return battery > 0 ? v->soc_at_plan + kwh / battery * 100 : v->soc_at_plan;
 }
 
@@ -319,8 +335,23 @@ static unsigned soc_triggers(const struct sched_core *c, struct veh *v, int64_t 
     if (v->soc >= v->target_soc && v->status != D2EV_SCHED_TARGET_REACHED)
         r |= SCHED_R_TARGET;
     bool rate_ok = now - v->last_replan >= c->cfg.min_replan_interval_ms;
-    if (rate_ok && fabs(v->soc - planned_soc(v, t)) > c->cfg.drift_pct)
+    if (rate_ok && fabs(v->soc - planned_soc(c, v, t)) > c->cfg.drift_pct)
         r |= SCHED_R_DRIFT;
+    /* The plan's charging is over, the ready-by is still ahead, and the car is
+     * short: the model was off (battery size, taper, efficiency). Learn by how
+     * much and plan the rest, once per plan. */
+    bool plan_charges = v->status == D2EV_SCHED_OPTIMAL || v->status == D2EV_SCHED_FEASIBLE ||
+                        v->status == D2EV_SCHED_CHARGE_NOW;
+    if (plan_charges && v->nwindows && v->ready_by > t && t >= v->windows[v->nwindows - 1].end &&
+        v->soc < v->target_soc - c->cfg.short_pct && v->short_for_version != v->version) {
+        double want = planned_soc(c, v, t) - v->soc_at_plan, got = v->soc - v->soc_at_plan;
+        if (got > 0.5 && want > got) {
+            double f = v->energy_scale * want / got;
+            v->energy_scale = f > 3 ? 3 : f < 1 ? 1 : f;
+        }
+        v->short_for_version = v->version;
+        r |= SCHED_R_SHORT;
+    }
     bool charging = v->chg == D2EV_CHG_CHARGING || v->chg == D2EV_CHG_STARTING;
     for (size_t i = 0; i < v->nwindows && !charging; i++) {
         const struct d2ev_window *w = &v->windows[i];
@@ -781,8 +812,7 @@ static struct plan_input input_of(const struct sched_core *c, const struct veh *
                              .soc = v->soc < 0     ? 0
                                     : v->soc > 100 ? 100
                                                    : v->soc,
-                             .battery_kwh =
-                                 v->battery_kwh > 0 ? v->battery_kwh : v->tel_battery_kwh,
+                             .battery_kwh = plan_battery(c, v),
                              .power_kw = v->max_power_kw,
                              .prefs = &v->prefs,
                              .tz = v->tz,

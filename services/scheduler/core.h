@@ -34,7 +34,8 @@
 struct sched_config {
     struct plan_options plan;
     struct forecast_limits limits;
-    double drift_pct;               /* re-plan when |SoC - planned| exceeds this (points) */
+    double drift_pct; /* re-plan when |SoC - planned| exceeds this (points) */
+    double short_pct; /* after the last window, re-plan when this far below target (points) */
     int64_t missed_grace_ms;        /* not charging this long into a window = missed */
     int64_t min_replan_interval_ms; /* at most one drift/missed re-plan per vehicle per this */
     bool fleet;                     /* coordinate vehicles of a site with a capacity record */
@@ -61,8 +62,9 @@ enum sched_reason {
     SCHED_R_UNPLUG = 1 << 7,
     SCHED_R_CAPACITY = 1 << 8,
     SCHED_R_TARGET = 1 << 9,
+    SCHED_R_SHORT = 1 << 10, /* the plan's windows are over and the car is short */
 };
-#define SCHED_R_COUNT 10
+#define SCHED_R_COUNT 11
 
 /* "plugin", "forecast", ... for metrics and logs. */
 const char *sched_reason_name(int bit_index);

@@ -115,6 +115,15 @@ struct plan_options {
     int milp_time_limit_ms;
     size_t dp_max_cells;
     int64_t no_deadline_horizon_ms; /* horizon when no ready-by is set */
+    /* Charging slows near full (constant-current, then constant-voltage):
+     * power falls linearly from full at taper_soc % to taper_min of it at
+     * 100 %. Plans count the slower part as more full-power time, so they
+     * leave enough of it; 100 (or taper_min 1) turns the model off. */
+    double taper_soc;
+    double taper_min;
+    /* Plans aim to finish this long before the ready-by time (when the target
+     * fits), leaving room for command latency; 0 = none. */
+    int64_t ready_margin_ms;
 };
 
 void plan_options_default(struct plan_options *o);
@@ -147,6 +156,7 @@ struct plan_result {
     double objective;
     double power_kw; /* battery side, for trajectories */
     double battery_kwh;
+    double taper_soc, taper_min; /* the model the plan used */
 };
 
 /* What plan_build decided before any solver runs. */
@@ -168,7 +178,8 @@ struct plan_ctx {
     double soc, target_soc, min_soc;
     double battery_kwh, power_kw; /* battery side power */
     double efficiency;
-    double need_kwh;      /* to the target, before rounding to whole minutes */
+    double need_kwh; /* to the target (full-power-equivalent), before rounding */
+    double taper_soc, taper_min;
     int64_t forced_until; /* end of the charge-at-once prefix (== now if none) */
     bool boost, min_soc_forced, capped, has_price, has_carbon, estimated;
     enum d2ev_opt_mode mode; /* effective objective */
@@ -208,6 +219,11 @@ void plan_result_clear(struct plan_result *r);
 
 /* Planned SoC at time t for a result made at soc0 (windows at full power). */
 double plan_soc_at(const struct plan_result *r, double soc0, int64_t t);
+
+/* The taper model (see plan_options): full-power-equivalent kWh from SoC a to
+ * b (%), and its inverse, the SoC reached from a with eq_kwh of it. */
+double plan_equivalent_kwh(double a, double b, double battery, double taper_soc, double taper_min);
+double plan_soc_after(double a, double eq_kwh, double battery, double taper_soc, double taper_min);
 
 /* The next ready-by instant after now for prefs in zone tz: the day's
  * override or weekday time, skipping days without a deadline. A local time

@@ -21,6 +21,57 @@ void plan_options_default(struct plan_options *o)
     o->milp_time_limit_ms = 2000;
     o->dp_max_cells = 4000000;
     o->no_deadline_horizon_ms = DAY_MS;
+    o->taper_soc = 80;
+    o->taper_min = 0.2;
+    o->ready_margin_ms = 15 * MINUTE_MS;
+}
+
+/* ------------------------------------------------------------ taper */
+
+/* Power factor at soc (%): 1 up to taper_soc, then linear to taper_min at 100. */
+static double taper_slope(double taper_soc, double taper_min)
+{
+    return taper_soc < 100 && taper_min < 1 ? (1.0 - taper_min) / (100.0 - taper_soc) : 0;
+}
+
+/* Full-power-equivalent kWh to go from soc a to b (a <= b, %): the energy,
+ * with the part above taper_soc weighted by the time it really takes. */
+double plan_equivalent_kwh(double a, double b, double battery, double taper_soc, double taper_min)
+{
+    if (b <= a)
+        return 0;
+    double k = taper_slope(taper_soc, taper_min);
+    double below = (b < taper_soc ? b : taper_soc) - (a < taper_soc ? a : taper_soc);
+    double eq = below > 0 ? below : 0;
+    double lo = a > taper_soc ? a : taper_soc;
+    if (b > lo) {
+        if (k > 0) /* integral of ds / (1 - k (s - taper_soc)) */
+            eq += log((1 - k * (lo - taper_soc)) / (1 - k * (b - taper_soc))) / k;
+        else
+            eq += b - lo;
+    }
+    return eq / 100.0 * battery;
+}
+
+/* The SoC reached from soc a with eq full-power-equivalent kWh (inverse of
+ * plan_equivalent_kwh). */
+double plan_soc_after(double a, double eq_kwh, double battery, double taper_soc, double taper_min)
+{
+    if (battery <= 0 || eq_kwh <= 0)
+        return a;
+    double pct = eq_kwh / battery * 100.0, s = a;
+    if (s < taper_soc) {
+        double room = taper_soc - s;
+        if (pct <= room)
+            return s + pct;
+        s = taper_soc;
+        pct -= room;
+    }
+    double k = taper_slope(taper_soc, taper_min);
+    if (k <= 0)
+        return s + pct > 100 ? 100 : s + pct;
+    double out = taper_soc + (1 - (1 - k * (s - taper_soc)) * exp(-k * pct)) / k;
+    return out > 100 ? 100 : out;
 }
 
 int plan_next_ready_by(const struct d2ev_prefs *p, const struct d2ev_tz *tz, int64_t now,
@@ -115,103 +166,25 @@ static void set_objective(struct plan_ctx *ctx, double eff)
     }
 }
 
-int plan_build(const struct plan_input *in, const struct plan_options *opt, struct plan_ctx *ctx,
-               struct d2ev_err *err)
+/* The slots from now to end, their prices and bounds, and whether energy
+ * fits in them. */
+static int build_slots(struct plan_ctx *ctx, const struct plan_input *in,
+                       const struct plan_options *opt, const struct d2ev_prefs *p, int64_t end,
+                       double energy, struct d2ev_err *err)
 {
-    memset(ctx, 0, sizeof(*ctx));
-    const struct d2ev_prefs *p = in->prefs;
-    if (!p || !in->tz)
-        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: preferences and zone are required");
-    if (!(in->soc >= 0 && in->soc <= 100))
-        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: soc must be 0..100, got %g", in->soc);
-    if (!(opt->efficiency > 0 && opt->efficiency <= 1))
-        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: efficiency must be in (0, 1]");
-    double battery = in->battery_kwh > 0 ? in->battery_kwh : opt->default_battery_kwh;
-    double pgrid = in->power_kw > 0 ? in->power_kw : opt->default_power_kw;
-    if (!(battery > 0) || !(pgrid > 0))
-        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: battery and power must be positive");
-    ctx->prefs = p;
-    ctx->tz = in->tz;
-    ctx->region = in->region ? in->region : "";
-    ctx->now = in->now;
-    ctx->soc = in->soc;
-    ctx->target_soc = p->target_soc;
-    ctx->min_soc = p->min_soc;
-    ctx->battery_kwh = battery;
-    ctx->power_kw = pgrid * opt->efficiency;
-    ctx->efficiency = opt->efficiency;
-    ctx->has_price = in->price != NULL;
-    ctx->has_carbon = in->carbon != NULL;
-    if (in->price)
-        snprintf(ctx->currency, sizeof(ctx->currency), "%s", in->price->currency);
-
     int64_t now = in->now;
-    if (plan_next_ready_by(p, in->tz, now, &ctx->ready_by) != D2EV_OK) {
-        /* no deadline: the cheapest slots the forecasts know about */
-        int64_t end = 0;
-        if (in->price)
-            end = sched_forecast_end(in->price);
-        if (in->carbon && sched_forecast_end(in->carbon) > end)
-            end = sched_forecast_end(in->carbon);
-        if (end <= now)
-            end = now + opt->no_deadline_horizon_ms;
-        if (end > now + MAX_NO_DEADLINE_MS)
-            end = now + MAX_NO_DEADLINE_MS;
-        ctx->ready_by = end;
-        ctx->no_deadline = true;
-    }
-    ctx->forced_until = now;
-    ctx->need_kwh = (p->target_soc - in->soc) / 100.0 * battery;
-    if (ctx->need_kwh <= 1e-6) {
-        ctx->kind = PLAN_KIND_REACHED;
-        return D2EV_OK;
-    }
-    /* plan whole minutes of charging: no window shorter than a minute */
-    double minute_kwh = ctx->power_kw / 60.0;
-    double minutes = ceil(ctx->need_kwh / minute_kwh - 1e-9);
-    double energy = minutes * minute_kwh;
-    int64_t horizon = ctx->ready_by - now;
-    int64_t target_ms = (int64_t)minutes * MINUTE_MS;
-
-    int64_t forced = 0;
-    ctx->boost = p->has_boost && p->boost_until > now;
-    if (ctx->boost)
-        forced = p->boost_until - now;
-    if (in->soc < p->min_soc) {
-        double need_min = (p->min_soc - in->soc) / 100.0 * battery;
-        int64_t ms = (int64_t)ceil(need_min / minute_kwh - 1e-9) * MINUTE_MS;
-        if (ms > forced)
-            forced = ms;
-        ctx->min_soc_forced = true;
-    }
-    if (forced > target_ms)
-        forced = target_ms;
-    if (forced > horizon)
-        forced = horizon;
-    ctx->forced_until = now + forced;
-
-    if (!in->price && !in->carbon) {
-        ctx->kind = PLAN_KIND_NO_FORECAST;
-        ctx->prob.energy = energy;
-        ctx->prob.power_kw = ctx->power_kw;
-        return D2EV_OK;
-    }
-    ctx->mode = p->mode;
-    if ((p->mode != D2EV_MODE_CARBON && !in->price) || (p->mode != D2EV_MODE_COST && !in->carbon)) {
-        ctx->mode_fallback = true;
-        ctx->mode = in->price ? D2EV_MODE_COST : D2EV_MODE_CARBON;
-    }
     int64_t step = 60 * MINUTE_MS;
     if (in->price && in->price->slot_minutes * MINUTE_MS < step)
         step = in->price->slot_minutes * MINUTE_MS;
     if (in->carbon && in->carbon->slot_minutes * MINUTE_MS < step)
         step = in->carbon->slot_minutes * MINUTE_MS;
-    size_t n = plan_grid(now, ctx->ready_by, step, ctx->forced_until, NULL, 0);
+    size_t n = plan_grid(now, end, step, ctx->forced_until, NULL, 0);
+    free(ctx->slots);
     ctx->slots = calloc(n ? n : 1, sizeof(struct plan_slot));
     if (!ctx->slots)
         return d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory");
     ctx->cap = n;
-    plan_grid(now, ctx->ready_by, step, ctx->forced_until, ctx->slots, n);
+    plan_grid(now, end, step, ctx->forced_until, ctx->slots, n);
     ctx->prob.slots = ctx->slots;
     ctx->prob.n = n;
     ctx->prob.energy = energy;
@@ -240,6 +213,109 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
     set_objective(ctx, opt->efficiency);
     ctx->kind = energy > avail + 1e-9 * energy ? PLAN_KIND_UNREACHABLE : PLAN_KIND_SOLVE;
     return D2EV_OK;
+}
+
+int plan_build(const struct plan_input *in, const struct plan_options *opt, struct plan_ctx *ctx,
+               struct d2ev_err *err)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    const struct d2ev_prefs *p = in->prefs;
+    if (!p || !in->tz)
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: preferences and zone are required");
+    if (!(in->soc >= 0 && in->soc <= 100))
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: soc must be 0..100, got %g", in->soc);
+    if (!(opt->efficiency > 0 && opt->efficiency <= 1))
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: efficiency must be in (0, 1]");
+    double battery = in->battery_kwh > 0 ? in->battery_kwh : opt->default_battery_kwh;
+    double pgrid = in->power_kw > 0 ? in->power_kw : opt->default_power_kw;
+    if (!(battery > 0) || !(pgrid > 0))
+        return d2ev_err_set(err, D2EV_ERR_INVALID, "plan: battery and power must be positive");
+    ctx->prefs = p;
+    ctx->tz = in->tz;
+    ctx->region = in->region ? in->region : "";
+    ctx->now = in->now;
+    ctx->soc = in->soc;
+    ctx->target_soc = p->target_soc;
+    ctx->min_soc = p->min_soc;
+    ctx->battery_kwh = battery;
+    ctx->power_kw = pgrid * opt->efficiency;
+    ctx->taper_soc = opt->taper_soc;
+    ctx->taper_min = opt->taper_min;
+    ctx->efficiency = opt->efficiency;
+    ctx->has_price = in->price != NULL;
+    ctx->has_carbon = in->carbon != NULL;
+    if (in->price)
+        snprintf(ctx->currency, sizeof(ctx->currency), "%s", in->price->currency);
+
+    int64_t now = in->now;
+    if (plan_next_ready_by(p, in->tz, now, &ctx->ready_by) != D2EV_OK) {
+        /* no deadline: the cheapest slots the forecasts know about */
+        int64_t end = 0;
+        if (in->price)
+            end = sched_forecast_end(in->price);
+        if (in->carbon && sched_forecast_end(in->carbon) > end)
+            end = sched_forecast_end(in->carbon);
+        if (end <= now)
+            end = now + opt->no_deadline_horizon_ms;
+        if (end > now + MAX_NO_DEADLINE_MS)
+            end = now + MAX_NO_DEADLINE_MS;
+        ctx->ready_by = end;
+        ctx->no_deadline = true;
+    }
+    ctx->forced_until = now;
+    /* full-power-equivalent energy: the slow part near full needs more time */
+    ctx->need_kwh =
+        plan_equivalent_kwh(in->soc, p->target_soc, battery, opt->taper_soc, opt->taper_min);
+    if (ctx->need_kwh <= 1e-6) {
+        ctx->kind = PLAN_KIND_REACHED;
+        return D2EV_OK;
+    }
+    /* plan whole minutes of charging: no window shorter than a minute */
+    double minute_kwh = ctx->power_kw / 60.0;
+    double minutes = ceil(ctx->need_kwh / minute_kwh - 1e-9);
+    double energy = minutes * minute_kwh;
+    int64_t horizon = ctx->ready_by - now;
+    int64_t target_ms = (int64_t)minutes * MINUTE_MS;
+
+    int64_t forced = 0;
+    ctx->boost = p->has_boost && p->boost_until > now;
+    if (ctx->boost)
+        forced = p->boost_until - now;
+    if (in->soc < p->min_soc) {
+        double need_min =
+            plan_equivalent_kwh(in->soc, p->min_soc, battery, opt->taper_soc, opt->taper_min);
+        int64_t ms = (int64_t)ceil(need_min / minute_kwh - 1e-9) * MINUTE_MS;
+        if (ms > forced)
+            forced = ms;
+        ctx->min_soc_forced = true;
+    }
+    if (forced > target_ms)
+        forced = target_ms;
+    if (forced > horizon)
+        forced = horizon;
+    ctx->forced_until = now + forced;
+
+    if (!in->price && !in->carbon) {
+        ctx->kind = PLAN_KIND_NO_FORECAST;
+        ctx->prob.energy = energy;
+        ctx->prob.power_kw = ctx->power_kw;
+        return D2EV_OK;
+    }
+    ctx->mode = p->mode;
+    if ((p->mode != D2EV_MODE_CARBON && !in->price) || (p->mode != D2EV_MODE_COST && !in->carbon)) {
+        ctx->mode_fallback = true;
+        ctx->mode = in->price ? D2EV_MODE_COST : D2EV_MODE_CARBON;
+    }
+    /* Finish ready_margin before the ready-by time, to absorb what the real
+     * world adds (command latency, a wake, a late confirmation); when the
+     * target only fits without the margin, plan to the ready-by itself. */
+    int64_t end = ctx->ready_by;
+    if (!ctx->no_deadline && opt->ready_margin_ms > 0 && ctx->ready_by - opt->ready_margin_ms > now)
+        end = ctx->ready_by - opt->ready_margin_ms;
+    int rc = build_slots(ctx, in, opt, p, end, energy, err);
+    if (rc == D2EV_OK && ctx->kind == PLAN_KIND_UNREACHABLE && end != ctx->ready_by)
+        rc = build_slots(ctx, in, opt, p, ctx->ready_by, energy, err);
+    return rc;
 }
 
 void plan_solve(const struct plan_ctx *ctx, const struct plan_options *opt, double *e,
@@ -289,8 +365,7 @@ double plan_soc_at(const struct plan_result *r, double soc0, int64_t t)
         if (b > a)
             h += (double)(b - a) / 3600000.0;
     }
-    double soc = soc0 + r->power_kw * h / r->battery_kwh * 100.0;
-    return soc > 100 ? 100 : soc;
+    return plan_soc_after(soc0, r->power_kw * h, r->battery_kwh, r->taper_soc, r->taper_min);
 }
 
 static int add_window(struct plan_result *r, size_t *cap, int64_t a, int64_t b, double kwh)
@@ -524,9 +599,20 @@ int plan_finish(const struct plan_ctx *ctx, const double *e, const struct plan_s
         break;
     }
     }
-    r->expected_soc = ctx->soc + energy / ctx->battery_kwh * 100.0;
-    if (r->expected_soc > 100)
-        r->expected_soc = 100;
+    /* energy so far is full-power-equivalent; report what reaches the battery */
+    r->taper_soc = ctx->taper_soc;
+    r->taper_min = ctx->taper_min;
+    r->expected_soc =
+        plan_soc_after(ctx->soc, energy, ctx->battery_kwh, ctx->taper_soc, ctx->taper_min);
+    double real = (r->expected_soc - ctx->soc) / 100.0 * ctx->battery_kwh;
+    if (energy > 1e-9 && real < energy) {
+        double f = real / energy; /* the tapered hours take less energy (and money) */
+        for (size_t i = 0; i < r->nwindows; i++)
+            r->windows[i].energy_kwh *= f;
+        r->expected_cost *= f;
+        r->expected_carbon_g *= f;
+        energy = real;
+    }
     baseline(ctx, energy, &r->baseline_cost, &r->baseline_carbon_g);
     explain(ctx, sol, relaxed, r);
     return D2EV_OK;

@@ -28,6 +28,8 @@
 
 struct scheduler_config {
     double efficiency;
+    double taper_soc, taper_min_power;
+    int64_t ready_margin_minutes;
     double default_power_kw;
     double default_battery_kwh;
     const char *solver;
@@ -49,6 +51,14 @@ struct scheduler_config {
 static const struct d2ev_cfg_entry scheduler_table[] = {
     { "efficiency", D2EV_CFG_DOUBLE, F(efficiency), "0.9",
       "charging efficiency: battery kWh per grid kWh (costs are paid on grid kWh)", 0.5, 1 },
+    { "ready-margin-minutes", D2EV_CFG_INT, F(ready_margin_minutes), "15",
+      "plans finish this long before the ready-by time when the target fits, to absorb command "
+      "latency",
+      0, 240 },
+    { "taper-soc", D2EV_CFG_DOUBLE, F(taper_soc), "80",
+      "charging slows above this SoC (%); 100 turns the taper model off", 50, 100 },
+    { "taper-min-power", D2EV_CFG_DOUBLE, F(taper_min_power), "0.2",
+      "share of full power left at 100 % SoC (linear from taper-soc)", 0.05, 1 },
     { "default-power-kw", D2EV_CFG_DOUBLE, F(default_power_kw), "7.4",
       "charge power when the vehicle record has none", 0.5, 400 },
     { "default-battery-kwh", D2EV_CFG_DOUBLE, F(default_battery_kwh), "60",
@@ -280,6 +290,9 @@ static void to_core_config(const struct scheduler_config *c, struct sched_config
 {
     sched_config_default(sc);
     sc->plan.efficiency = c->efficiency;
+    sc->plan.taper_soc = c->taper_soc;
+    sc->plan.taper_min = c->taper_min_power;
+    sc->plan.ready_margin_ms = c->ready_margin_minutes * 60000;
     sc->plan.default_power_kw = c->default_power_kw;
     sc->plan.default_battery_kwh = c->default_battery_kwh;
     sc->plan.solver = c->solver && !strcmp(c->solver, "glpk") ? PLAN_SOLVER_GLPK : PLAN_SOLVER_AUTO;

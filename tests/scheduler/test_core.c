@@ -319,6 +319,52 @@ static void test_drift_missed_unplug(void **state)
     sched_core_destroy(c);
 }
 
+/* The plan's windows are over, the ready-by is ahead and the car is short
+ * (its battery is bigger than anyone said): the core learns the ratio and
+ * plans the rest, once per plan. */
+static void test_short_after_the_last_window(void **state)
+{
+    (void)state;
+    int64_t now = T("2024-01-10T18:00:00Z");
+    struct sched_core *c = live_core(now);
+    struct d2ev_vehicle v = vehicle("v1", "uk-e", 1);
+    v.has_battery_kwh = false; /* unknown: the default (60 kWh) is used */
+    sched_core_on_vehicle(c, &v, 0, now);
+    struct d2ev_telemetry t = telemetry("v1", now, 60, true, D2EV_CHG_STOPPED);
+    sched_core_on_telemetry(c, &t, 0, now);
+    assert_int_equal(sched_core_flush(c, now), 1);
+    struct sched_vehicle_view view;
+    assert_true(sched_core_view(c, "v1", &view));
+    int64_t last_end = view.windows[view.nwindows - 1].end;
+    double planned_h = 0;
+    for (size_t i = 0; i < view.nwindows; i++)
+        planned_h += (double)(view.windows[i].end - view.windows[i].start) / 3600000.0;
+    /* the real battery is 75 kWh: the windows brought 60 -> 76 %, not 80 % (a
+     * shortfall under the drift threshold of 5 points) */
+    int64_t after = last_end + 5 * 60000;
+    t = telemetry("v1", after, 76, true, D2EV_CHG_STOPPED);
+    sched_core_on_telemetry(c, &t, 0, after);
+    assert_int_equal(sched_core_flush(c, after), 1);
+    const struct out_sched *s = last_for("v1");
+    assert_true(fabs(s->soc_at_plan - 76) < 1e-9);
+    assert_true(s->expected_soc >= 80 - 1e-6);
+    /* the rest is planned for the battery it really has: 4 points of 75 kWh
+     * is 1/4 of the first plan's 20 points of 60 kWh; unlearned it would be 1/5 */
+    double rest_h = 0;
+    for (size_t i = 0; i < s->nwindows; i++)
+        rest_h += (double)(s->windows[i].end - s->windows[i].start) / 3600000.0;
+    assert_true(rest_h > planned_h * 0.23);
+    /* once per plan: the next reading of the same shortfall changes nothing */
+    assert_true(sched_core_view(c, "v1", &view));
+    int64_t later = after + 2 * 60000;
+    if (later < view.windows[0].start) {
+        t = telemetry("v1", later, 76, true, D2EV_CHG_STOPPED);
+        sched_core_on_telemetry(c, &t, 0, later);
+        assert_int_equal(sched_core_flush(c, later), 0);
+    }
+    sched_core_destroy(c);
+}
+
 static void test_sessions_deadline_and_statuses(void **state)
 {
     (void)state;
@@ -495,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_plugin_and_notification),
         cmocka_unit_test(test_forecast_and_prefs_triggers),
         cmocka_unit_test(test_drift_missed_unplug),
+        cmocka_unit_test(test_short_after_the_last_window),
         cmocka_unit_test(test_sessions_deadline_and_statuses),
         cmocka_unit_test(test_restart_and_deregistration),
         cmocka_unit_test(test_fleet_site),

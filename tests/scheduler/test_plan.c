@@ -134,6 +134,100 @@ static const char *data_file(const char *name)
     return access(path, R_OK) == 0 ? path : NULL;
 }
 
+/* ------------------------------------------------------------ taper */
+
+static void test_taper_model(void **state)
+{
+    (void)state;
+    /* linear below the knee */
+    assert_true(fabs(plan_equivalent_kwh(20, 60, 50, 80, 0.2) - 20) < 1e-9);
+    /* 80 -> 90 % with power falling to 20 % at 100 %: (1/k) ln(1 / 0.6), k = 0.04 */
+    double eq = plan_equivalent_kwh(80, 90, 100, 80, 0.2);
+    assert_true(fabs(eq - log(1 / 0.6) / 0.04) < 1e-9);
+    assert_true(eq > 10); /* the slow part costs more time than its energy */
+    /* the inverse gives the SoC back, across the knee too */
+    for (double a = 10; a < 95; a += 7) {
+        for (double b = a + 1; b <= 99; b += 9) {
+            double e = plan_equivalent_kwh(a, b, 75, 80, 0.2);
+            assert_true(fabs(plan_soc_after(a, e, 75, 80, 0.2) - b) < 1e-6);
+        }
+    }
+    /* off: taper_soc 100 */
+    assert_true(fabs(plan_equivalent_kwh(80, 90, 100, 100, 0.2) - 10) < 1e-9);
+}
+
+static void test_plan_leaves_time_for_the_taper(void **state)
+{
+    (void)state;
+    struct plan_options on, off;
+    plan_options_default(&on);
+    plan_options_default(&off);
+    off.taper_soc = 100;
+    struct d2ev_prefs p;
+    prefs_init(&p);
+    p.target_soc = 95;
+    double flat[48];
+    for (int i = 0; i < 48; i++)
+        flat[i] = 0.2 + 0.01 * (i % 5);
+    int64_t now = T("2026-11-21T18:00:00Z");
+    struct sched_forecast price = fc(D2EV_FORECAST_PRICE, T("2026-11-21T18:00:00Z"), 30, flat, 48);
+    struct plan_input in = input(now, 70, &p, &price, NULL);
+    struct plan_result a, b;
+    struct d2ev_err err;
+    assert_int_equal(plan_vehicle(&in, &on, &a, &err), 0);
+    assert_int_equal(plan_vehicle(&in, &off, &b, &err), 0);
+    double ha = 0, hb = 0;
+    for (size_t i = 0; i < a.nwindows; i++)
+        ha += (double)(a.windows[i].end - a.windows[i].start) / 3600000.0;
+    for (size_t i = 0; i < b.nwindows; i++)
+        hb += (double)(b.windows[i].end - b.windows[i].start) / 3600000.0;
+    /* 70 -> 95 % tapered takes longer than the flat model claims ... */
+    assert_true(ha > hb * 1.2);
+    /* ... and the hours planned are what the tapered car needs */
+    double need_h = plan_equivalent_kwh(70, 95, a.battery_kwh, 80, 0.2) / a.power_kw;
+    assert_true(ha >= need_h - 1.0 / 60);
+    /* the plan still promises the target, and reports real energy */
+    assert_true(fabs(a.expected_soc - 95) < 0.5);
+    double kwh = 0;
+    for (size_t i = 0; i < a.nwindows; i++)
+        kwh += a.windows[i].energy_kwh;
+    assert_true(fabs(kwh - 0.25 * a.battery_kwh) < 0.5);
+    plan_result_clear(&a);
+    plan_result_clear(&b);
+}
+
+static void test_ready_margin(void **state)
+{
+    (void)state;
+    struct plan_options opt;
+    plan_options_default(&opt);
+    opt.ready_margin_ms = 30 * 60000;
+    struct d2ev_prefs p;
+    prefs_init(&p); /* ready by 07:00 */
+    double cheap_late[48];
+    for (int i = 0; i < 48; i++)
+        cheap_late[i] = 0.30 - 0.004 * i; /* the later, the cheaper */
+    int64_t now = T("2026-11-21T18:00:00Z");
+    struct sched_forecast price = fc(D2EV_FORECAST_PRICE, now, 30, cheap_late, 48);
+    struct d2ev_err err;
+    /* plenty of time: the plan ends half an hour before 07:00 */
+    struct plan_input in = input(now, 60, &p, &price, NULL);
+    struct plan_result r;
+    assert_int_equal(plan_vehicle(&in, &opt, &r, &err), 0);
+    assert_int_equal(r.status, D2EV_SCHED_OPTIMAL);
+    assert_int_equal(r.ready_by, T("2026-11-22T07:00:00Z")); /* the driver's time, unchanged */
+    assert_true(r.windows[r.nwindows - 1].end <= T("2026-11-22T06:30:00Z"));
+    assert_true(r.windows[r.nwindows - 1].end > T("2026-11-22T06:00:00Z"));
+    plan_result_clear(&r);
+    /* only fits without the margin: planned to 07:00, not flagged unreachable */
+    in = input(T("2026-11-22T00:30:00Z"), 10, &p, &price, NULL);
+    assert_int_equal(plan_vehicle(&in, &opt, &r, &err), 0);
+    assert_int_not_equal(r.status, D2EV_SCHED_TARGET_UNREACHABLE);
+    assert_true(r.expected_soc >= 80 - 1e-6);
+    assert_int_equal(r.windows[r.nwindows - 1].end, T("2026-11-22T07:00:00Z"));
+    plan_result_clear(&r);
+}
+
 /* ------------------------------------------------------------ real data */
 
 static void test_real_agile_optimal(void **state)
@@ -154,6 +248,8 @@ static void test_real_agile_optimal(void **state)
     struct sched_forecast price = fc(D2EV_FORECAST_PRICE, r.points[0].start, 30, values, n);
     struct plan_options opt;
     plan_options_default(&opt);
+    opt.taper_soc = 100;     /* the exactness claim is about the linear LP ... */
+    opt.ready_margin_ms = 0; /* ... to the ready-by itself */
     struct d2ev_prefs p;
     prefs_init(&p);
     int checked = 0, neg_days = 0;
@@ -653,6 +749,9 @@ static void test_modes_and_reached(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_taper_model),
+        cmocka_unit_test(test_plan_leaves_time_for_the_taper),
+        cmocka_unit_test(test_ready_margin),
         cmocka_unit_test(test_real_agile_optimal),
         cmocka_unit_test(test_dst_days),
         cmocka_unit_test(test_infeasible_target),
