@@ -57,7 +57,7 @@ struct demo_conf {
     double speed;         /* simulated seconds per real second */
     int64_t sim_start_ms; /* simulated time when the platform starts */
     int partitions;
-    bool fixed_ports;       /* the documented default ports (else free ports) */
+    bool fixed_ports;            /* the documented default ports (else free ports) */
     const char *forecast_csv;    /* optional real price data; NULL = the generator */
     const char *forecast_format; /* its d2ev-forecast format */
     const char *carbon_csv;      /* optional real carbon data */
@@ -128,7 +128,7 @@ struct demo_car {
     char reject_reason[160];
     /* the driver's wishes */
     double target_soc;
-    int ready_by_min;   /* minutes after local (UTC) midnight */
+    int ready_by_min;    /* minutes after local (UTC) midnight */
     int64_t ready_by_ms; /* this night's ready-by, on the d2ev clock */
     double max_power_kw; /* the car's, from the simulator */
     /* what happened */
@@ -178,12 +178,12 @@ void demo_status_line(const struct demo_status *st, char *out, size_t size);
 
 struct demo_summary {
     int cars, linked;
-    int checked;          /* cars whose ready-by passed while plugged in */
-    int met;              /* ... and were at their target */
-    int unreachable;      /* flagged by the scheduler: charged at once */
-    int missed_feasible;  /* not flagged, yet below target: a failure */
-    double energy_kwh;       /* planned into the batteries */
-    double shifted_kwh;      /* planned outside the charge-at-plug-in hours */
+    int checked;         /* cars whose ready-by passed while plugged in */
+    int met;             /* ... and were at their target */
+    int unreachable;     /* flagged by the scheduler: charged at once */
+    int missed_feasible; /* not flagged, yet below target: a failure */
+    double energy_kwh;   /* planned into the batteries */
+    double shifted_kwh;  /* planned outside the charge-at-plug-in hours */
     double cost, baseline_cost;
     double carbon_g, baseline_carbon_g;
     char currency[8];

@@ -34,8 +34,8 @@ static json_t *sim(struct demo_platform *p, const char *method, const char *path
 }
 
 /* A request to the bridge, signed as the app backend signs it. */
-static long bridge(struct demo_platform *p, const char *method, const char *path,
-                   const char *body, char **out)
+static long bridge(struct demo_platform *p, const char *method, const char *path, const char *body,
+                   char **out)
 {
     char ts[24], sig[BRIDGE_SIG_HEX_LEN + 1], url[256], base[64];
     snprintf(ts, sizeof(ts), "%lld", (long long)(d2ev_clock_real_ms() / 1000));
@@ -94,8 +94,7 @@ static void plan_ready_by(struct demo_platform *p, struct demo_car *c, const cha
         c->ready_by_ms += DAY_MS;
 }
 
-static int register_car(struct demo_platform *p, struct demo_car *c, size_t i,
-                        struct d2ev_err *err)
+static int register_car(struct demo_platform *p, struct demo_car *c, size_t i, struct d2ev_err *err)
 {
     char path[200];
     snprintf(path, sizeof(path), "/vehicles/%s/authorize", c->sim_id);

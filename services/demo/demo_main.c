@@ -70,7 +70,8 @@ static const struct d2ev_cfg_entry demo_table[] = {
 };
 #undef F
 
-static const char *agile_csv = "uk_agile_import_export_2022-11-01_2023-12-20_ukLocalTime_regionUnstated.csv";
+static const char *agile_csv =
+    "uk_agile_import_export_2022-11-01_2023-12-20_ukLocalTime_regionUnstated.csv";
 static const char *carbon_csv = "uk_carbon_intensity_national_2023_neso_api.csv";
 
 static void sleep_ms(int ms)
@@ -144,8 +145,8 @@ static int demo_run(struct d2ev_service *svc, void *config)
         conf.sim_start_ms = now - now % 86400000 + 16 * 3600000LL;
     }
     char t[D2EV_TIME_STR_MAX];
-    printf("d2ev-demo: starting the platform (%d cars, %gx, simulated start %s)\n",
-           (int)s->cars, s->speed, d2ev_time_format(conf.sim_start_ms, t));
+    printf("d2ev-demo: starting the platform (%d cars, %gx, simulated start %s)\n", (int)s->cars,
+           s->speed, d2ev_time_format(conf.sim_start_ms, t));
     printf("  forecasts: %s\n", conf.forecast_csv ? "real UK Agile prices and NESO carbon intensity"
                                                   : "the d2ev-forecast generator");
     printf("  logs: %s/logs/\n", s->run_dir);

@@ -57,8 +57,7 @@ static void read_plan(const json_t *j, struct demo_plan *out)
 {
     memset(out, 0, sizeof(*out));
     out->present = true;
-    d2ev_strlcpy(out->status, str_or_empty(json_object_get(j, "status")),
-                 sizeof(out->status));
+    d2ev_strlcpy(out->status, str_or_empty(json_object_get(j, "status")), sizeof(out->status));
     d2ev_time_parse(json_string_value(json_object_get(j, "created_at")), &out->created_at, NULL);
     d2ev_time_parse(json_string_value(json_object_get(j, "ready_by")), &out->ready_by, NULL);
     out->target_soc = json_number_value(json_object_get(j, "target_soc"));
@@ -244,12 +243,11 @@ void demo_summarize(const struct demo_fleet *f, struct demo_summary *s)
             else if (!met)
                 s->missed_feasible++;
         }
-        if (c->last.present) {
-            for (size_t w = 0; w < c->last.nwindows; w++)
-                s->energy_kwh += c->last.windows[w].energy_kwh;
-            s->shifted_kwh += shifted(&c->last, c->max_power_kw);
-        }
         if (c->first.present) {
+            /* the plan made at plug-in: later re-plans only cover what is left */
+            for (size_t w = 0; w < c->first.nwindows; w++)
+                s->energy_kwh += c->first.windows[w].energy_kwh;
+            s->shifted_kwh += shifted(&c->first, c->max_power_kw);
             s->baseline_cost += c->first.baseline_cost;
             s->baseline_carbon_g += c->first.baseline_carbon_g;
             if (!s->currency[0])
@@ -266,20 +264,23 @@ void demo_summary_print(FILE *out, const struct demo_summary *s)
     fprintf(out, "cars linked               %d of %d\n", s->linked, s->cars);
     fprintf(out, "plugged in at ready-by    %d\n", s->checked);
     fprintf(out, "  at their target         %d\n", s->met);
-    fprintf(out, "  flagged unreachable     %d (charged at once, at full power)\n",
-            s->unreachable);
+    fprintf(out, "  flagged unreachable     %d (charged at once, at full power)\n", s->unreachable);
     fprintf(out, "  missed a feasible target %d\n", s->missed_feasible);
-    fprintf(out, "energy planned            %.1f kWh, of which %.1f kWh shifted off the "
-                 "charge-at-plug-in hours\n",
+    fprintf(out,
+            "energy planned            %.1f kWh, of which %.1f kWh shifted off the "
+            "charge-at-plug-in hours\n",
             s->energy_kwh, s->shifted_kwh);
-    if (s->baseline_cost > 0)
-        fprintf(out, "cost                      %.2f %s measured vs %.2f baseline (%.0f %% saved)\n",
-                s->cost, s->currency, s->baseline_cost,
-                100.0 * (s->baseline_cost - s->cost) / s->baseline_cost);
-    if (s->baseline_carbon_g > 0)
-        fprintf(out, "carbon                    %.1f kg vs %.1f kg baseline (%.0f %% saved)\n",
-                s->carbon_g / 1000.0, s->baseline_carbon_g / 1000.0,
-                100.0 * (s->baseline_carbon_g - s->carbon_g) / s->baseline_carbon_g);
+    if (s->baseline_cost > 0) {
+        double pct = 100.0 * (s->baseline_cost - s->cost) / s->baseline_cost;
+        fprintf(out, "cost                      %.2f %s measured vs %.2f baseline (%.0f %% %s)\n",
+                s->cost, s->currency, s->baseline_cost, fabs(pct), pct >= 0 ? "saved" : "more");
+    }
+    if (s->baseline_carbon_g > 0) {
+        double pct = 100.0 * (s->baseline_carbon_g - s->carbon_g) / s->baseline_carbon_g;
+        fprintf(out, "carbon                    %.1f kg vs %.1f kg baseline (%.0f %% %s)\n",
+                s->carbon_g / 1000.0, s->baseline_carbon_g / 1000.0, fabs(pct),
+                pct >= 0 ? "saved" : "more: cost mode buys cheap, not clean");
+    }
 }
 
 void demo_collect_sessions(struct demo_platform *p, struct demo_fleet *f)

@@ -20,14 +20,15 @@
 #include "d2ev/util.h"
 
 static const char *const names[DEMO_NSVC] = {
-    "devbroker", "oemsim", "registration", "bridge",   "telemetry",
-    "scheduler", "dispatch", "api",        "exporter", "forecast", "forecast-carbon",
+    "devbroker", "oemsim", "registration", "bridge",   "telemetry",       "scheduler",
+    "dispatch",  "api",    "exporter",     "forecast", "forecast-carbon",
 };
 /* The documented defaults (docs/configuration.md). */
 static const int default_admin[DEMO_NSVC] = { 9100, 9107, 9102, 9101, 9103, 9104,
                                               9105, 9106, 9108, 9109, 9110 };
-static const int default_http[DEMO_NSVC] = { [DEMO_OEMSIM] = 8090, [DEMO_BRIDGE] = 8080,
-                                             [DEMO_API] = 8081 };
+static const int default_http[DEMO_NSVC] = {
+    [DEMO_OEMSIM] = 8090, [DEMO_BRIDGE] = 8080, [DEMO_API] = 8081
+};
 static const char *const oems[] = { "smartcar", "tesla", "enode" };
 static const char *const token_paths[] = { "/smartcar/oauth/token", "/tesla/oauth2/v3/token",
                                            "/enode/oauth2/token" };
@@ -88,8 +89,8 @@ static int wait_ready(struct demo_platform *p, enum demo_svc s, const char *path
             return D2EV_OK;
         sleep_ms(100);
     }
-    return d2ev_err_set(err, D2EV_ERR_TIMEOUT, "%s did not answer %s within %d s; see %s",
-                        names[s], path, timeout_ms / 1000, p->proc[s].log_path);
+    return d2ev_err_set(err, D2EV_ERR_TIMEOUT, "%s did not answer %s within %d s; see %s", names[s],
+                        path, timeout_ms / 1000, p->proc[s].log_path);
 }
 
 static void add_env(struct demo_platform *p, size_t *n, const char *fmt, ...)
@@ -208,7 +209,9 @@ static int start_one(struct demo_platform *p, enum demo_svc s, struct d2ev_err *
         ARG("generate"); /* the project's own day-ahead forecasts */
         ARG("--follow");
         ARG("--seed=%d", p->conf.seed);
-        ARG("--kind=%s", s == DEMO_CARBON_FORECAST ? "carbon" : p->conf.forecast_csv ? "price" : "both");
+        ARG("--kind=%s", s == DEMO_CARBON_FORECAST ? "carbon"
+                         : p->conf.forecast_csv    ? "price"
+                                                   : "both");
     }
     if (forecast)
         ARG("--region=%s", p->conf.region);
@@ -278,8 +281,7 @@ static int wait_bootstrap(struct demo_platform *p, struct d2ev_err *err)
                         p->proc[DEMO_DEVBROKER].log_path);
 }
 
-int demo_platform_start(struct demo_platform *p, const struct demo_conf *conf,
-                        struct d2ev_err *err)
+int demo_platform_start(struct demo_platform *p, const struct demo_conf *conf, struct d2ev_err *err)
 {
     memset(p, 0, sizeof(*p));
     p->conf = *conf;
@@ -298,9 +300,9 @@ int demo_platform_start(struct demo_platform *p, const struct demo_conf *conf,
     common_env(p);
     if ((rc = d2ev_clock_use_scaled(p->clock_origin_ms, conf->sim_start_ms, conf->speed, err)))
         return rc;
-    enum demo_svc order[] = { DEMO_OEMSIM,   DEMO_REGISTRATION, DEMO_SCHEDULER,
-                              DEMO_TELEMETRY, DEMO_DISPATCH,    DEMO_API,
-                              DEMO_EXPORTER, DEMO_BRIDGE,      DEMO_FORECAST,
+    enum demo_svc order[] = { DEMO_OEMSIM,         DEMO_REGISTRATION, DEMO_SCHEDULER,
+                              DEMO_TELEMETRY,      DEMO_DISPATCH,     DEMO_API,
+                              DEMO_EXPORTER,       DEMO_BRIDGE,       DEMO_FORECAST,
                               DEMO_CARBON_FORECAST };
     size_t norder = sizeof(order) / sizeof(order[0]);
     if (!conf->forecast_csv)
