@@ -161,9 +161,11 @@ int d2ev_kit_next(struct d2ev_oem_result *res, uint32_t step, int64_t delay_ms);
 int d2ev_kit_rate_limited(struct d2ev_oem_result *res, const struct d2ev_oem_response *resp,
                           uint32_t scope, const char *what);
 
-/* The class of an HTTP status when the OEM's table says nothing more
- * specific: 2xx ok, 401 unauthorized, 429 rate_limited, 408 and 5xx retry,
- * other 4xx (and 1xx/3xx) permanent. */
+/* The class of an answer that is not the OEM's documented success, by its
+ * HTTP status, when the OEM's table says nothing more specific: 401
+ * unauthorized, 429 rate_limited, 408 and 5xx retry, an unexpected 2xx retry
+ * (garbled: no state, tokens or command outcome to report), other 4xx (and
+ * 1xx/3xx) permanent. */
 uint32_t d2ev_kit_status_class(int status);
 
 /* Parse an OAuth2 token endpoint answer into res->tokens. 200 needs

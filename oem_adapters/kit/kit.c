@@ -437,8 +437,11 @@ int d2ev_kit_rate_limited(struct d2ev_oem_result *res, const struct d2ev_oem_res
 
 uint32_t d2ev_kit_status_class(int status)
 {
+    /* called for answers that are not the OEM's documented success: a 201,
+     * 202 or 204 where a 200 with a body was due is an answer we cannot read,
+     * never a success without a state, tokens or command outcome */
     if (status >= 200 && status < 300)
-        return D2EV_OEM_OK;
+        return D2EV_OEM_RETRY;
     if (status == 401)
         return D2EV_OEM_UNAUTHORIZED;
     if (status == 429)
