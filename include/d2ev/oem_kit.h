@@ -140,6 +140,10 @@ const char *d2ev_kit_header_get(const struct d2ev_oem_response *resp, const char
 /* Retry-After in ms (delta-seconds form), or 0 when absent or malformed. */
 int64_t d2ev_kit_retry_after_ms(const struct d2ev_oem_response *resp);
 
+/* The same for a Retry-After value found elsewhere (e.g. in a batch entry's
+ * headers; NULL gives 0): delta-seconds up to 24 hours, else 0. */
+int64_t d2ev_kit_retry_after_value_ms(const char *value);
+
 /* The body parsed as JSON (any type), a new reference; NULL when it is not
  * JSON. */
 json_t *d2ev_kit_body_json(const struct d2ev_oem_response *resp);
