@@ -75,7 +75,9 @@ int d2ev_ev_opt_time0(const json_t *obj, const char *key, int64_t *out, struct d
 
 /* Encoding: set obj[key]. */
 int d2ev_ev_set_str(json_t *obj, const char *key, const char *s);
-int d2ev_ev_set_text(json_t *obj, const char *key, const char *s); /* omitted when "" */
+/* Omitted when ""; bytes that are not UTF-8 (text cut inside a character)
+ * are written as '?' and control characters as ' ', as decoders refuse them. */
+int d2ev_ev_set_text(json_t *obj, const char *key, const char *s);
 int d2ev_ev_set_int(json_t *obj, const char *key, int64_t v);
 int d2ev_ev_set_num(json_t *obj, const char *key, double v); /* fails unless finite */
 int d2ev_ev_set_bool(json_t *obj, const char *key, bool v);

@@ -119,6 +119,28 @@ int d2ev_ev_prefix(struct d2ev_err *err, const char *fmt, ...)
     return err->code;
 }
 
+/* Replace every byte of s[0..len) that is not part of valid UTF-8 with '?'. */
+static void scrub_utf8(char *s, size_t len)
+{
+    size_t i = 0;
+    while ((i += d2ev_utf8_valid_prefix(s + i, len - i)) < len)
+        s[i++] = '?';
+}
+
+/* Control characters, which no text field accepts when decoded. */
+static bool is_control(char c)
+{
+    return (unsigned char)c < 0x20 || c == 0x7f;
+}
+
+static bool has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (is_control(s[i]))
+            return true;
+    return false;
+}
+
 int d2ev_ev_decode(const void *buf, size_t len, const char *type, void *out, size_t size,
                    d2ev_ev_read_fn read, d2ev_ev_clear_fn clear, struct d2ev_err *err)
 {
@@ -144,9 +166,7 @@ int d2ev_ev_decode(const void *buf, size_t len, const char *type, void *out, siz
     memset(out, 0, size);
     /* jansson quotes the bytes near a syntax error, which may be part of a
      * UTF-8 sequence; the message goes into logs and dead-letter records. */
-    size_t mlen = strlen(e.msg), i = 0;
-    while ((i += d2ev_utf8_valid_prefix(e.msg + i, mlen - i)) < mlen)
-        e.msg[i++] = '?';
+    scrub_utf8(e.msg, strlen(e.msg));
     if (err)
         *err = e;
     return rc;
@@ -290,7 +310,24 @@ int d2ev_ev_set_str(json_t *obj, const char *key, const char *s)
 
 int d2ev_ev_set_text(json_t *obj, const char *key, const char *s)
 {
-    return s[0] ? d2ev_ev_set_str(obj, key, s) : 0;
+    size_t len = strlen(s);
+    if (!len || (d2ev_utf8_valid(s, len) && !has_control(s, len)))
+        return len ? d2ev_ev_set_str(obj, key, s) : 0;
+    /* Text from outside (an OEM's error message in a detail or reason) may
+     * hold a line break, or be cut to the field's byte limit inside a
+     * character. Neither may make the record unencodable (the service
+     * producing it would stop) or undecodable (its readers would
+     * dead-letter it): write what the decoders accept. */
+    char *copy = strdup(s);
+    if (!copy)
+        return -1;
+    scrub_utf8(copy, len);
+    for (size_t i = 0; i < len; i++)
+        if (is_control(copy[i]))
+            copy[i] = ' ';
+    int rc = d2ev_ev_set_str(obj, key, copy);
+    free(copy);
+    return rc;
 }
 
 int d2ev_ev_set_int(json_t *obj, const char *key, int64_t v)

@@ -140,6 +140,10 @@ const char *d2ev_kit_header_get(const struct d2ev_oem_response *resp, const char
 /* Retry-After in ms (delta-seconds form), or 0 when absent or malformed. */
 int64_t d2ev_kit_retry_after_ms(const struct d2ev_oem_response *resp);
 
+/* The same for a Retry-After value found elsewhere (e.g. in a batch entry's
+ * headers; NULL gives 0): delta-seconds up to 24 hours, else 0. */
+int64_t d2ev_kit_retry_after_value_ms(const char *value);
+
 /* The body parsed as JSON (any type), a new reference; NULL when it is not
  * JSON. */
 json_t *d2ev_kit_body_json(const struct d2ev_oem_response *resp);
@@ -161,9 +165,11 @@ int d2ev_kit_next(struct d2ev_oem_result *res, uint32_t step, int64_t delay_ms);
 int d2ev_kit_rate_limited(struct d2ev_oem_result *res, const struct d2ev_oem_response *resp,
                           uint32_t scope, const char *what);
 
-/* The class of an HTTP status when the OEM's table says nothing more
- * specific: 2xx ok, 401 unauthorized, 429 rate_limited, 408 and 5xx retry,
- * other 4xx (and 1xx/3xx) permanent. */
+/* The class of an answer that is not the OEM's documented success, by its
+ * HTTP status, when the OEM's table says nothing more specific: 401
+ * unauthorized, 429 rate_limited, 408 and 5xx retry, an unexpected 2xx retry
+ * (garbled: no state, tokens or command outcome to report), other 4xx (and
+ * 1xx/3xx) permanent. */
 uint32_t d2ev_kit_status_class(int status);
 
 /* Parse an OAuth2 token endpoint answer into res->tokens. 200 needs

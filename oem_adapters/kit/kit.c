@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define MAX_TOKEN_LIFETIME_S (100.0 * 366 * 86400)
+
 int d2ev_kit_err(char *errbuf, size_t errlen, int code, const char *fmt, ...)
 {
     if (errbuf && errlen) {
@@ -366,7 +368,11 @@ const char *d2ev_kit_header_get(const struct d2ev_oem_response *resp, const char
 
 int64_t d2ev_kit_retry_after_ms(const struct d2ev_oem_response *resp)
 {
-    const char *v = d2ev_kit_header_get(resp, "Retry-After");
+    return d2ev_kit_retry_after_value_ms(d2ev_kit_header_get(resp, "Retry-After"));
+}
+
+int64_t d2ev_kit_retry_after_value_ms(const char *v)
+{
     if (!v)
         return 0;
     while (*v == ' ')
@@ -437,8 +443,11 @@ int d2ev_kit_rate_limited(struct d2ev_oem_result *res, const struct d2ev_oem_res
 
 uint32_t d2ev_kit_status_class(int status)
 {
+    /* called for answers that are not the OEM's documented success: a 201,
+     * 202 or 204 where a 200 with a body was due is an answer we cannot read,
+     * never a success without a state, tokens or command outcome */
     if (status >= 200 && status < 300)
-        return D2EV_OEM_OK;
+        return D2EV_OEM_RETRY;
     if (status == 401)
         return D2EV_OEM_UNAUTHORIZED;
     if (status == 429)
@@ -481,8 +490,10 @@ int d2ev_kit_parse_tokens(const struct d2ev_oem_host *host, const struct d2ev_oe
     d2ev_kit_num(body, "refresh_expires_in", &rexp);
     res->tokens->access_token = host->strdup(access);
     res->tokens->refresh_token = refresh && *refresh ? host->strdup(refresh) : NULL;
-    res->tokens->expires_in_s = exp > 0 ? (int64_t)exp : 0;
-    res->tokens->refresh_expires_in_s = rexp > 0 ? (int64_t)rexp : 0;
+    /* a lifetime past a century is taken as a century: the host adds it to
+     * a clock in ms */
+    res->tokens->expires_in_s = exp > 0 ? (int64_t)fmin(exp, MAX_TOKEN_LIFETIME_S) : 0;
+    res->tokens->refresh_expires_in_s = rexp > 0 ? (int64_t)fmin(rexp, MAX_TOKEN_LIFETIME_S) : 0;
     if (!res->tokens->access_token || (refresh && *refresh && !res->tokens->refresh_token))
         rc = d2ev_kit_done(res, D2EV_OEM_RETRY, "out of memory");
     else

@@ -3,7 +3,6 @@
  * Reads use one batch request (battery + charge, and by default capacity and
  * charge limit). Commands are "sent", not "applied": confirm with a read.
  * There is no wake endpoint (a command wakes the car). Refresh tokens rotate. */
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -163,9 +162,10 @@ static const json_t *entry_body(const json_t *responses, const char *path,
 {
     const json_t *e = find_entry(responses, path);
     double code = 0;
-    if (!e || !d2ev_kit_num(e, "code", &code)) {
+    if (!e || !d2ev_kit_num(e, "code", &code) || code < 100 || code >= 600) {
         if (res) {
-            d2ev_kit_done(res, D2EV_OEM_RETRY, "smartcar batch: no %s entry in the answer", path);
+            d2ev_kit_done(res, D2EV_OEM_RETRY,
+                          "smartcar batch: no %s entry with an HTTP status in the answer", path);
             *failed = true;
         }
         return NULL;
@@ -174,9 +174,8 @@ static const json_t *entry_body(const json_t *responses, const char *path,
     if ((int)code == 200 && json_is_object(body))
         return body;
     if (res) {
-        const char *ra = entry_header(e, "retry-after");
-        int64_t ra_ms = ra ? (int64_t)(atof(ra) * 1000.0) : 0;
-        sc_error(res, (int)code, body, ra_ms < 0 ? 0 : ra_ms, path);
+        int64_t ra_ms = d2ev_kit_retry_after_value_ms(entry_header(e, "retry-after"));
+        sc_error(res, (int)code, body, ra_ms, path);
         *failed = true;
     }
     return NULL;

@@ -4,12 +4,15 @@
  * car answers 408 and the read reports "asleep". Commands on a sleeping car
  * also answer 408; the engine then runs WAKE (POST wake_up, then GET the
  * vehicle until it is online) and retries. Refresh tokens are single-use. */
+#include <math.h>
 #include <string.h>
 
 #include "d2ev/oem_kit.h"
 
 #define NAME        "tesla"
 #define MILES_TO_KM 1.609344
+/* 10000-01-01T00:00:00Z in ms: timestamps from here on are not RFC 3339 times */
+#define TIMESTAMP_END_MS 253402300800000.0
 
 struct tesla {
     struct d2ev_kit_base b; /* host and OAuth settings */
@@ -152,7 +155,7 @@ static int parse_read(const json_t *response, struct d2ev_oem_result *res)
         st->plugged_in = st->charging_state != D2EV_CHG_DISCONNECTED;
         st->fields |= D2EV_OEM_F_PLUGGED_IN;
     }
-    if (d2ev_kit_num(cs, "battery_range", &v) && v >= 0) {
+    if (d2ev_kit_num(cs, "battery_range", &v) && v >= 0 && isfinite(v * MILES_TO_KM)) {
         st->range_km = v * MILES_TO_KM;
         st->fields |= D2EV_OEM_F_RANGE_KM;
     }
@@ -168,7 +171,7 @@ static int parse_read(const json_t *response, struct d2ev_oem_result *res)
         st->energy_added_kwh = v;
         st->fields |= D2EV_OEM_F_ENERGY_ADDED;
     }
-    if (d2ev_kit_num(cs, "timestamp", &v) && v > 0) {
+    if (d2ev_kit_num(cs, "timestamp", &v) && v > 0 && v < TIMESTAMP_END_MS) {
         st->reported_at_ms = (int64_t)v;
         st->fields |= D2EV_OEM_F_REPORTED_AT;
     }

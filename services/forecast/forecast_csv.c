@@ -546,7 +546,8 @@ int fcsv_parse(const char *data, size_t len, const struct fcsv_options *opt,
         if (l && line[l - 1] == '\r')
             line[--l] = '\0';
         pos = nl ? nl + 1 : end;
-        if (memchr(line, '\0', l) != NULL && strlen(line) != l) {
+        /* line 1 is always checked as the header: a NUL in it must not skip that */
+        if (lineno > 1 && memchr(line, '\0', l) != NULL && strlen(line) != l) {
             diag(&p, lineno, true, "line contains a NUL byte");
             continue;
         }

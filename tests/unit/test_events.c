@@ -1117,6 +1117,25 @@ static void test_encode_refuses_bad_values(void **state)
     assert_null(d2ev_credentials_encode(&c)); /* no sealed text */
 }
 
+/* Free text from outside (an OEM's error message in a dispatch detail or a
+ * registration reason) may hold line breaks or be cut inside a character: the
+ * record still encodes, and decodes for its readers. */
+static void test_encode_outside_text(void **state)
+{
+    (void)state;
+    struct d2ev_dispatch d, back;
+    d2ev_test_sample_dispatch(&d);
+    SET_STR(d.detail, "tesla start: HTTP 403: line\none \xc3\xa9\xc3");
+    json_t *j = d2ev_dispatch_encode(&d);
+    assert_non_null(j);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct d2ev_err err;
+    assert_int_equal(d2ev_dispatch_decode(text, strlen(text), &back, &err), D2EV_OK);
+    assert_string_equal(back.detail, "tesla start: HTTP 403: line one \xc3\xa9?");
+    free(text);
+}
+
 /* ------------------------------------------------------------ helpers */
 
 static void test_names(void **state)
@@ -1238,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_error_messages_stay_utf8),
         cmocka_unit_test(test_encode_optional_members),
         cmocka_unit_test(test_encode_refuses_bad_values),
+        cmocka_unit_test(test_encode_outside_text),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_forecast_end),
         cmocka_unit_test(test_charging_at),
