@@ -15,7 +15,7 @@
 
 static const char *const reason_names[SCHED_R_COUNT] = {
     "plugin",   "forecast", "prefs",    "drift",  "missed", "control",
-    "deadline", "unplug",   "capacity", "target", "short",
+    "deadline", "unplug",   "capacity", "target", "short",  "car_limit",
 };
 
 const char *sched_reason_name(int bit_index)
@@ -55,6 +55,7 @@ struct veh {
     /* latest telemetry / session */
     bool has_soc, plugged;
     double soc, tel_battery_kwh;
+    double car_limit; /* %, the charge limit set in the car; 0 = unknown */
     enum d2ev_charging_state chg;
     int64_t observed_at;
     char telemetry_id[D2EV_EVENT_ID_MAX + 1];
@@ -327,6 +328,12 @@ static unsigned stale_inputs(const struct sched_core *c, const struct veh *v, in
 }
 
 /* Triggers that follow a new SoC / charging state reading at t. */
+/* True when a car limit of `limit` % (0 = unknown) keeps the car below its target. */
+static bool limit_binds(const struct veh *v, double limit)
+{
+    return limit > 0 && limit < v->prefs.target_soc - 0.5;
+}
+
 static unsigned soc_triggers(const struct sched_core *c, struct veh *v, int64_t t, int64_t now)
 {
     unsigned r = 0;
@@ -450,6 +457,13 @@ int sched_core_on_telemetry(struct sched_core *c, const struct d2ev_telemetry *t
     snprintf(v->telemetry_id, sizeof(v->telemetry_id), "%s", t->env.id);
     if (t->has_battery_kwh)
         v->tel_battery_kwh = t->battery_kwh;
+    /* the driver changed the limit in the car across the target: re-plan */
+    bool limit_changed = false;
+    if (t->has_charge_limit && t->charge_limit > 0) {
+        limit_changed =
+            v->has_plan && limit_binds(v, v->car_limit) != limit_binds(v, t->charge_limit);
+        v->car_limit = t->charge_limit;
+    }
     if (!v->known)
         return D2EV_OK; /* planned when the vehicle record arrives */
     if (v->plugged && !was_plugged) {
@@ -464,7 +478,7 @@ int sched_core_on_telemetry(struct sched_core *c, const struct d2ev_telemetry *t
     } else if (!v->plugged && was_plugged) {
         mark(c, v, SCHED_R_UNPLUG);
     } else if (v->plugged) {
-        unsigned r = soc_triggers(c, v, t->observed_at, now);
+        unsigned r = soc_triggers(c, v, t->observed_at, now) | (limit_changed ? SCHED_R_LIMIT : 0);
         if (r)
             mark(c, v, r);
     }
@@ -814,6 +828,7 @@ static struct plan_input input_of(const struct sched_core *c, const struct veh *
                                                    : v->soc,
                              .battery_kwh = plan_battery(c, v),
                              .power_kw = v->max_power_kw,
+                             .car_limit = v->car_limit,
                              .prefs = &v->prefs,
                              .tz = v->tz,
                              .region = v->region };

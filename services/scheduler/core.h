@@ -63,8 +63,9 @@ enum sched_reason {
     SCHED_R_CAPACITY = 1 << 8,
     SCHED_R_TARGET = 1 << 9,
     SCHED_R_SHORT = 1 << 10, /* the plan's windows are over and the car is short */
+    SCHED_R_LIMIT = 1 << 11, /* the car's own charge limit moved across the target */
 };
-#define SCHED_R_COUNT 11
+#define SCHED_R_COUNT 12
 
 /* "plugin", "forecast", ... for metrics and logs. */
 const char *sched_reason_name(int bit_index);

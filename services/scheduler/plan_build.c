@@ -263,6 +263,11 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
         ctx->no_deadline = true;
     }
     ctx->forced_until = now;
+    /* The car stops by itself at the charge limit set in it: a target above
+     * that cannot be reached whatever the plan. Say so, and charge at once
+     * (the car stops at its limit; nothing is paused). */
+    if (in->car_limit > 0 && in->car_limit < p->target_soc - 0.5)
+        ctx->car_limit = in->car_limit;
     /* full-power-equivalent energy: the slow part near full needs more time */
     ctx->need_kwh =
         plan_equivalent_kwh(in->soc, p->target_soc, battery, opt->taper_soc, opt->taper_min);
@@ -310,11 +315,14 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
      * world adds (command latency, a wake, a late confirmation); when the
      * target only fits without the margin, plan to the ready-by itself. */
     int64_t end = ctx->ready_by;
-    if (!ctx->no_deadline && opt->ready_margin_ms > 0 && ctx->ready_by - opt->ready_margin_ms > now)
+    if (!ctx->no_deadline && !ctx->car_limit && opt->ready_margin_ms > 0 &&
+        ctx->ready_by - opt->ready_margin_ms > now)
         end = ctx->ready_by - opt->ready_margin_ms;
     int rc = build_slots(ctx, in, opt, p, end, energy, err);
     if (rc == D2EV_OK && ctx->kind == PLAN_KIND_UNREACHABLE && end != ctx->ready_by)
         rc = build_slots(ctx, in, opt, p, ctx->ready_by, energy, err);
+    if (rc == D2EV_OK && ctx->car_limit)
+        ctx->kind = PLAN_KIND_UNREACHABLE;
     return rc;
 }
 
@@ -494,7 +502,12 @@ static void explain(const struct plan_ctx *ctx, const struct plan_sol *sol, bool
                ctx->no_deadline ? "" : rb);
         return;
     case D2EV_SCHED_TARGET_UNREACHABLE:
-        if (ctx->capped)
+        if (ctx->car_limit)
+            append(r->reason, sz,
+                   "The car's own charge limit is %.0f %%, below the %.0f %% target; charging "
+                   "at once reaches %.0f %% by %s. Raise the limit in the car to reach %.0f %%.",
+                   ctx->car_limit, ctx->target_soc, r->expected_soc, rb, ctx->target_soc);
+        else if (ctx->capped)
             append(r->reason, sz,
                    "%.0f %% cannot be reached by %s within the price cap of %.2f %s/kWh; "
                    "charging in every slot under the cap reaches %.0f %%.",
@@ -604,6 +617,8 @@ int plan_finish(const struct plan_ctx *ctx, const double *e, const struct plan_s
     r->taper_min = ctx->taper_min;
     r->expected_soc =
         plan_soc_after(ctx->soc, energy, ctx->battery_kwh, ctx->taper_soc, ctx->taper_min);
+    if (ctx->car_limit && r->expected_soc > ctx->car_limit)
+        r->expected_soc = ctx->soc > ctx->car_limit ? ctx->soc : ctx->car_limit;
     double real = (r->expected_soc - ctx->soc) / 100.0 * ctx->battery_kwh;
     if (energy > 1e-9 && real < energy) {
         double f = real / energy; /* the tapered hours take less energy (and money) */

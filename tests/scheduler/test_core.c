@@ -365,6 +365,47 @@ static void test_short_after_the_last_window(void **state)
     sched_core_destroy(c);
 }
 
+/* The charge limit set in the car, from telemetry: below the target the plan
+ * is flagged (and a notice goes out); the driver raising it in the car gives a
+ * normal plan again, without waiting for anything else to change. */
+static void test_car_limit_from_telemetry(void **state)
+{
+    (void)state;
+    int64_t now = T("2024-01-10T18:00:00Z");
+    struct sched_core *c = live_core(now);
+    struct d2ev_vehicle v = vehicle("v1", "uk-e", 1);
+    sched_core_on_vehicle(c, &v, 0, now);
+    struct d2ev_telemetry t = telemetry("v1", now, 50, true, D2EV_CHG_STOPPED);
+    t.has_charge_limit = true;
+    t.charge_limit = 70;
+    sched_core_on_telemetry(c, &t, 0, now);
+    assert_int_equal(sched_core_flush(c, now), 1);
+    assert_int_equal(last_for("v1")->status, D2EV_SCHED_TARGET_UNREACHABLE);
+    assert_true(fabs(last_for("v1")->expected_soc - 70) < 1e-9);
+    assert_non_null(strstr(last_for("v1")->reason, "charge limit"));
+    bool told = false;
+    for (size_t i = 0; i < out.nn; i++)
+        told |= !strcmp(out.n[i].kind, "target_unreachable");
+    assert_true(told);
+    /* the same limit again: nothing new */
+    int64_t t1 = now + 2 * 60000;
+    t = telemetry("v1", t1, 51, true, D2EV_CHG_CHARGING);
+    t.has_charge_limit = true;
+    t.charge_limit = 70;
+    sched_core_on_telemetry(c, &t, 0, t1);
+    assert_int_equal(sched_core_flush(c, t1), 0);
+    /* raised above the target in the car: a normal plan */
+    int64_t t2 = now + 4 * 60000;
+    t = telemetry("v1", t2, 52, true, D2EV_CHG_CHARGING);
+    t.has_charge_limit = true;
+    t.charge_limit = 90;
+    sched_core_on_telemetry(c, &t, 0, t2);
+    assert_int_equal(sched_core_flush(c, t2), 1);
+    assert_int_equal(last_for("v1")->status, D2EV_SCHED_OPTIMAL);
+    assert_true(last_for("v1")->expected_soc >= 80 - 1e-6);
+    sched_core_destroy(c);
+}
+
 static void test_sessions_deadline_and_statuses(void **state)
 {
     (void)state;
@@ -542,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_forecast_and_prefs_triggers),
         cmocka_unit_test(test_drift_missed_unplug),
         cmocka_unit_test(test_short_after_the_last_window),
+        cmocka_unit_test(test_car_limit_from_telemetry),
         cmocka_unit_test(test_sessions_deadline_and_statuses),
         cmocka_unit_test(test_restart_and_deregistration),
         cmocka_unit_test(test_fleet_site),

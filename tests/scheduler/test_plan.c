@@ -427,6 +427,49 @@ static void test_infeasible_target(void **state)
     plan_result_clear(&r);
 }
 
+/* The car stops by itself at the charge limit set in it: a target above it is
+ * flagged and charged at once (never paused), expecting the limit, not more;
+ * a limit above the target changes nothing. */
+static void test_car_limit(void **state)
+{
+    (void)state;
+    struct fixture f;
+    double h[] = { 0.3, 0.2, 0.1 };
+    fixture_init(&f, h, 3);
+    f.now = T("2024-01-10T22:00:00Z"); /* 9 h before 07:00: the target fits easily */
+    f.p.target_soc = 80;
+    struct plan_input in = input(f.now, 60, &f.p, &f.price, NULL);
+    struct plan_result r;
+    struct d2ev_err err;
+
+    in.car_limit = 85;
+    assert_int_equal(plan_vehicle(&in, &f.opt, &r, &err), 0);
+    assert_int_equal(r.status, D2EV_SCHED_OPTIMAL);
+    assert_true(fabs(r.expected_soc - 80) < 1);
+    plan_result_clear(&r);
+
+    in.car_limit = 70;
+    assert_int_equal(plan_vehicle(&in, &f.opt, &r, &err), 0);
+    assert_int_equal(r.status, D2EV_SCHED_TARGET_UNREACHABLE);
+    assert_int_equal(r.nwindows, 1);
+    assert_int_equal(r.windows[0].start, f.now);
+    assert_int_equal(r.windows[0].end, T("2024-01-11T07:00:00Z"));
+    assert_true(fabs(r.expected_soc - 70) < 1e-9);
+    /* what the battery takes is the 10 points to the limit, not a night at full power */
+    assert_true(fabs(r.windows[0].energy_kwh - 6.0) < 1e-6);
+    assert_non_null(strstr(r.reason, "charge limit is 70 %"));
+    plan_result_clear(&r);
+
+    /* already at the limit: still one charge-at-once window, nothing expected */
+    in.soc = 70;
+    assert_int_equal(plan_vehicle(&in, &f.opt, &r, &err), 0);
+    assert_int_equal(r.status, D2EV_SCHED_TARGET_UNREACHABLE);
+    assert_int_equal(r.nwindows, 1);
+    assert_true(fabs(r.expected_soc - 70) < 1e-9);
+    assert_true(r.expected_cost < 1e-9);
+    plan_result_clear(&r);
+}
+
 static void test_no_forecast_and_stale(void **state)
 {
     (void)state;
@@ -762,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_min_soc_and_boost),
         cmocka_unit_test(test_partial_slot_and_efficiency),
         cmocka_unit_test(test_modes_and_reached),
+        cmocka_unit_test(test_car_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
