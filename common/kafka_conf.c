@@ -66,7 +66,6 @@ rd_kafka_conf_t *d2ev_kafka_conf_build(const struct d2ev_kafka_conf *k, struct d
     }
     if (d2ev_kafka_conf_set(c, "bootstrap.servers", k->brokers, err) ||
         d2ev_kafka_conf_set(c, "client.id", k->client_id ? k->client_id : "d2ev", err) ||
-        d2ev_kafka_conf_set(c, "partitioner", "murmur2_random", err) ||
         d2ev_kafka_conf_set(c, "log.connection.close", "false", err) ||
         d2ev_kafka_conf_set(c, "reconnect.backoff.max.ms", "2000", err))
         goto fail;
@@ -92,6 +91,17 @@ rd_kafka_conf_t *d2ev_kafka_conf_build(const struct d2ev_kafka_conf *k, struct d
 fail:
     rd_kafka_conf_destroy(c);
     return NULL;
+}
+
+rd_kafka_conf_t *d2ev_kafka_conf_build_producer(const struct d2ev_kafka_conf *k,
+                                                struct d2ev_err *err)
+{
+    rd_kafka_conf_t *c = d2ev_kafka_conf_build(k, err);
+    if (c && d2ev_kafka_conf_set(c, "partitioner", "murmur2_random", err)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    return c;
 }
 
 char *d2ev_msg_key(const rd_kafka_message_t *msg, char *buf, size_t size)

@@ -57,7 +57,7 @@ struct d2ev_producer *d2ev_producer_create(const struct d2ev_kafka_conf *conf, s
         d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *c = d2ev_kafka_conf_build(conf, err);
+    rd_kafka_conf_t *c = d2ev_kafka_conf_build_producer(conf, err);
     if (!c) {
         free(p);
         return NULL;

@@ -79,7 +79,7 @@ struct d2ev_sync_producer *d2ev_sync_producer_create(const struct d2ev_kafka_con
     pthread_cond_init(&p->cond, &ca);
     pthread_condattr_destroy(&ca);
 
-    rd_kafka_conf_t *c = d2ev_kafka_conf_build(conf, err);
+    rd_kafka_conf_t *c = d2ev_kafka_conf_build_producer(conf, err);
     if (!c)
         goto fail;
     char timeout[24];

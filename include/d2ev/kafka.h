@@ -42,11 +42,16 @@ struct d2ev_kafka_conf {
     const char *extra; /* extra librdkafka properties "k=v,k=v" (advanced) */
 };
 
-/* Build an rd_kafka_conf_t from conf (plus the partitioner every d2ev client
- * uses, murmur2_random, which matches the Java client). Returns NULL with err
- * set. The caller owns the result (rd_kafka_conf_destroy, or hand it to
- * rd_kafka_new which takes it on success). */
+/* Build an rd_kafka_conf_t from conf. Returns NULL with err set. The caller
+ * owns the result (rd_kafka_conf_destroy, or hand it to rd_kafka_new which
+ * takes it on success). */
 rd_kafka_conf_t *d2ev_kafka_conf_build(const struct d2ev_kafka_conf *conf, struct d2ev_err *err);
+
+/* d2ev_kafka_conf_build for a producer: adds the partitioner every d2ev
+ * producer uses, murmur2_random, which matches the Java client (and
+ * d2ev_kafka_partition_of). Consumers must not get it: librdkafka warns. */
+rd_kafka_conf_t *d2ev_kafka_conf_build_producer(const struct d2ev_kafka_conf *conf,
+                                                struct d2ev_err *err);
 
 /* Set one librdkafka property on c; returns 0 or D2EV_ERR_INVALID. */
 int d2ev_kafka_conf_set(rd_kafka_conf_t *c, const char *name, const char *value,

@@ -87,7 +87,7 @@ struct bridge_producer *bridge_producer_create(const struct d2ev_kafka_conf *con
         d2ev_err_set(err, D2EV_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *c = d2ev_kafka_conf_build(conf, err);
+    rd_kafka_conf_t *c = d2ev_kafka_conf_build_producer(conf, err);
     char linger[16];
     snprintf(linger, sizeof(linger), "%d", linger_ms);
     if (!c || d2ev_kafka_conf_set(c, "enable.idempotence", "true", err) ||
