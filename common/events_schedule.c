@@ -13,7 +13,7 @@ static const char *const status_names[D2EV_SCHED_STATUS_COUNT] = {
     "optimal",    "feasible",       "target_unreachable", "no_forecast",
     "charge_now", "target_reached", "not_plugged",
 };
-static const char *const method_names[] = { "milp", "lp", "greedy", "none" };
+static const char *const method_names[] = { "milp", "lp", "greedy", "dp", "fleet", "none" };
 
 const char *d2ev_schedule_status_name(enum d2ev_schedule_status s)
 {

@@ -400,7 +400,7 @@ struct d2ev_schedule {
     double baseline_cost; /* charge at once from plug-in */
     double baseline_carbon_g;
     char currency[D2EV_CURRENCY_MAX + 1];
-    char method[17]; /* "milp", "lp", "greedy", "none" */
+    char method[17]; /* "milp", "lp", "greedy", "dp", "fleet", "none" */
     double solve_ms;
 };
 

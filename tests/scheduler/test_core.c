@@ -42,6 +42,17 @@ static int on_schedule(void *opaque, const struct d2ev_schedule *s)
 {
     (void)opaque;
     assert_true(out.ns < MAX_OUT);
+    /* what the core publishes is what every consumer accepts */
+    json_t *j = d2ev_schedule_encode(s);
+    assert_non_null(j);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct d2ev_schedule back;
+    struct d2ev_err err = { 0 };
+    if (d2ev_schedule_decode(text, strlen(text), &back, &err) != D2EV_OK)
+        fail_msg("the core published a schedule its consumers reject: %s", err.msg);
+    d2ev_schedule_clear(&back);
+    free(text);
     struct out_sched *o = &out.s[out.ns++];
     memset(o, 0, sizeof(*o));
     snprintf(o->vehicle_id, sizeof(o->vehicle_id), "%s", s->vehicle_id);

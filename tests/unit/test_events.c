@@ -868,7 +868,7 @@ static const struct bad_case bad_cases[] = {
     { "schedule", "status", "\"great\"", D2EV_ERR_INVALID,
       "schedule.status: must be one of optimal, feasible, target_unreachable" },
     { "schedule", "method", "\"simplex\"", D2EV_ERR_INVALID,
-      "schedule.method: must be one of milp, lp, greedy, none" },
+      "schedule.method: must be one of milp, lp, greedy, dp, fleet, none" },
     { "schedule", "expected_soc", "101", D2EV_ERR_INVALID, "schedule.expected_soc: must be" },
     { "schedule", "expected_carbon_g", "-5", D2EV_ERR_INVALID,
       "schedule.expected_carbon_g: must be between" },

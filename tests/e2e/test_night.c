@@ -1,0 +1,178 @@
+/*
+ * A whole night through the real binaries, the devbroker and d2ev-oemsim,
+ * driven the way drivers and the app backend do (d2ev-demo's library):
+ *   - every car that could reach its target did so by its ready-by time;
+ *   - cars that could not were flagged (target_unreachable) and charged at
+ *     full power: never paused after being flagged;
+ *   - the total cost measured by telemetry is below the charge-at-plug-in
+ *     baseline;
+ *   - no pause went to a car after it was deregistered (the fail-safe resume
+ *     START is the only command it may still get).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "d2ev/clock.h"
+#include "d2ev/httpc.h"
+#include "d2ev/log.h"
+#include "d2ev/timefmt.h"
+#include "d2ev_test.h"
+#include "demo.h"
+
+#define CARS  30
+#define SPEED 600.0
+#define HOURS 17
+
+static void nap(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* The simulator's command log of a car: [{"at","command","result"}]. */
+static json_t *commands_of(struct demo_platform *p, const struct demo_car *c)
+{
+    char url[256], base[64], *body = NULL;
+    demo_url(p, DEMO_OEMSIM, false, base);
+    snprintf(url, sizeof(url), "%s/_sim/vehicles/%s/commands", base, c->sim_id);
+    assert_int_equal(d2ev_httpc_request("GET", url, NULL, NULL, 0, 5000, &body, NULL), 200);
+    json_t *j = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(j);
+    return j;
+}
+
+static bool is_stop(const char *cmd)
+{
+    return cmd && (!strcmp(cmd, "STOP") || !strcmp(cmd, "charge_stop"));
+}
+
+/* Stops the car received at or after t. */
+static int stops_since(struct demo_platform *p, const struct demo_car *c, int64_t t)
+{
+    json_t *log = commands_of(p, c);
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(log, "commands"), i, e)
+    {
+        int64_t at = 0;
+        d2ev_time_parse(json_string_value(json_object_get(e, "at")), &at, NULL);
+        if (at >= t && is_stop(json_string_value(json_object_get(e, "command"))))
+            n++;
+    }
+    json_decref(log);
+    return n;
+}
+
+/* True once the ops API no longer shows the vehicle (its tombstone was read). */
+static bool gone(struct demo_platform *p, const struct demo_car *c)
+{
+    char url[256], base[64], auth[128];
+    demo_url(p, DEMO_API, false, base);
+    snprintf(url, sizeof(url), "%s/v1/vehicles/%s", base, c->vehicle_id);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", p->api_read_token);
+    const char *hdr[] = { auth, NULL };
+    return d2ev_httpc_request("GET", url, hdr, NULL, 0, 5000, NULL, NULL) == 404;
+}
+
+static void test_a_night(void **state)
+{
+    d2ev_log_init("e2e", D2EV_LOG_WARN);
+    char run[512];
+    snprintf(run, sizeof(run), "%s", d2ev_test_tmpdir("e2e-night"));
+    int64_t now = d2ev_clock_real_ms();
+    struct demo_conf conf = {
+        .bin_dir = D2EV_BIN_DIR,
+        .adapter_dir = D2EV_ADAPTER_BUILD_DIR,
+        .run_dir = run,
+        .cars = CARS,
+        .seed = 11,
+        .speed = SPEED,
+        .sim_start_ms = now - now % 86400000 + 16 * 3600000LL,
+        .partitions = 4,
+        .fixed_ports = false,
+        .region = "GB",
+    };
+    struct demo_platform p;
+    struct d2ev_err err = { 0 };
+    if (demo_platform_start(&p, &conf, &err) != D2EV_OK)
+        fail_msg("platform: %s", err.msg);
+    struct demo_fleet f = { 0 };
+    int linked = demo_fleet_link(&p, &f, 60000, &err);
+    if (linked != CARS)
+        fail_msg("%d of %d cars linked: %s", linked, CARS, err.msg);
+
+    /* two drivers leave the service mid-evening */
+    struct demo_car *left[2] = { &f.cars[5], &f.cars[17] };
+    int64_t leave_at = conf.sim_start_ms + 5 * 3600000LL; /* 21:00 */
+    int64_t gone_at[2] = { 0, 0 };
+    int64_t until = conf.sim_start_ms + HOURS * 3600000LL;
+    struct demo_status st;
+    while (d2ev_clock_now_ms() < until) {
+        for (int i = 0; i < 2; i++) {
+            if (!left[i]->deregistered && d2ev_clock_now_ms() >= leave_at &&
+                demo_fleet_deregister(&p, left[i], &err) != D2EV_OK)
+                fail_msg("%s", err.msg);
+            if (left[i]->deregistered && !gone_at[i] && gone(&p, left[i]))
+                gone_at[i] = d2ev_clock_now_ms();
+        }
+        demo_observe(&p, &f, &st, &err);
+        for (int s = 0; s < DEMO_NSVC; s++) {
+            if (p.proc[s].pid > 0 && !d2ev_proc_alive(&p.proc[s]))
+                fail_msg("%s died during the night; see %s", demo_svc_name(s), p.proc[s].log_path);
+        }
+        nap(500);
+    }
+    demo_collect_sessions(&p, &f);
+    struct demo_summary sum;
+    demo_summarize(&f, &sum);
+    demo_summary_print(stdout, &sum);
+    demo_print_misses(stdout, &f);
+
+    /* enough cars were home at their ready-by for the night to mean something */
+    assert_true(sum.checked >= CARS / 2);
+    /* every car that could reach its target did */
+    assert_int_equal(sum.missed_feasible, 0);
+    /* the flagged ones charged at full power: never paused once flagged */
+    for (size_t i = 0; i < f.n; i++) {
+        struct demo_car *c = &f.cars[i];
+        if (!c->unreachable || c->deregistered)
+            continue;
+        int64_t flagged = c->last.present && !strcmp(c->last.status, "target_unreachable")
+                              ? c->last.created_at
+                              : c->first.created_at;
+        /* a pause already on its way when the plan changed may land a few
+         * simulated minutes later; none after that */
+        int n = stops_since(&p, c, flagged + 10 * 60000);
+        if (n)
+            fail_msg("%s was flagged unreachable yet paused %d time(s)", c->vehicle_id, n);
+    }
+    /* smart charging paid less than charging at plug-in */
+    assert_true(sum.baseline_cost > 0);
+    assert_true(sum.cost < sum.baseline_cost);
+    /* nobody paused a car that had left */
+    for (int i = 0; i < 2; i++) {
+        if (!gone_at[i])
+            fail_msg("%s was never removed from the views", left[i]->vehicle_id);
+        int n = stops_since(&p, left[i], gone_at[i]);
+        if (n)
+            fail_msg("%s got %d pause(s) after it was deregistered", left[i]->vehicle_id, n);
+    }
+    demo_fleet_free(&f);
+    assert_int_equal(demo_platform_stop(&p), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_night),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
