@@ -254,7 +254,7 @@ static void reject_undecodable(struct reg *R, struct reg_msg *m, const char *rea
 {
     struct d2ev_err err = { 0 };
     d2ev_metric_inc(R->m_dead);
-    if (d2ev_deadletter_send(R->producer, SERVICE, m->msg, reason, &err) != D2EV_OK) {
+    if (d2ev_deadletter_send(R->producer, "d2ev-" SERVICE, m->msg, reason, &err) != D2EV_OK) {
         fail(R, err.code, "cannot dead-letter", err.msg);
         return;
     }

@@ -155,7 +155,7 @@ static int reject(struct scheduler *S, const rd_kafka_message_t *msg, const char
         return D2EV_OK;
     d2ev_metric_inc(S->m_dead);
     struct d2ev_err err = { 0 };
-    int rc = d2ev_deadletter_send(S->producer, SERVICE, msg, reason, &err);
+    int rc = d2ev_deadletter_send(S->producer, "d2ev-" SERVICE, msg, reason, &err);
     if (rc)
         d2ev_log_error("cannot dead-letter", D2EV_LF_STR("error", err.msg));
     return rc;
