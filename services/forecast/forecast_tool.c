@@ -289,6 +289,65 @@ static const struct d2ev_tz *csv_zone(const struct csv_settings *in)
 
 /* ------------------------------------------------------------ publish */
 
+/* Every rejected row goes to d2ev.deadletter with its reason (the row's own
+ * bytes, keyed "<file>:<line>"), so nothing a file held is lost silently.
+ * Returns the number sent. */
+static int by_line(const void *a, const void *b)
+{
+    size_t x = (*(const struct fcsv_diag *const *)a)->line;
+    size_t y = (*(const struct fcsv_diag *const *)b)->line;
+    return x < y ? -1 : x > y;
+}
+
+static size_t dead_letter_rows(struct sink *s, const char *path, const struct fcsv_result *r)
+{
+    if (!s->producer || !r->nerrors)
+        return 0;
+    /* the errors in line order (some are found after sorting, e.g. duplicates) */
+    const struct fcsv_diag **errs = calloc(r->ndiag, sizeof(*errs));
+    FILE *fp = errs ? fopen(path, "rb") : NULL;
+    if (!fp) {
+        free(errs);
+        return 0;
+    }
+    size_t nerr = 0;
+    for (size_t i = 0; i < r->ndiag; i++)
+        if (r->diags[i].error && r->diags[i].line > 0)
+            errs[nerr++] = &r->diags[i];
+    qsort(errs, nerr, sizeof(*errs), by_line);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t sent = 0, line = 0, d = 0, cap = 0;
+    char *buf = NULL;
+    ssize_t len;
+    while (d < nerr && (len = getline(&buf, &cap, fp)) >= 0) {
+        line++;
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        for (; d < nerr && errs[d]->line <= line; d++) {
+            const struct fcsv_diag *g = errs[d];
+            if (g->line != line)
+                continue;
+            char key[96];
+            struct d2ev_err err = { 0 };
+            snprintf(key, sizeof(key), "%.80s:%zu", base, line);
+            if (d2ev_deadletter_send_raw(s->producer, "d2ev-forecast", "csv", key, buf, (size_t)len,
+                                         g->msg, &err) == D2EV_OK)
+                sent++;
+            else
+                d2ev_log_error("cannot dead-letter a row", D2EV_LF_STR("key", key),
+                               D2EV_LF_STR("error", err.msg));
+        }
+    }
+    free(buf);
+    free(errs);
+    fclose(fp);
+    if (sent)
+        d2ev_log_info("rejected rows dead-lettered", D2EV_LF_STR("file", path),
+                      D2EV_LF_INT("rows", (long long)sent));
+    return sent;
+}
+
 static int publish_range(struct sink *s, const struct publish_config *c,
                          const struct fcsv_result *r, int64_t from, int64_t to, int64_t issued,
                          const char *source)
@@ -334,6 +393,7 @@ static int publish_run(struct d2ev_service *svc, void *config)
         fcsv_result_clear(&r);
         return D2EV_EXIT_USAGE;
     }
+    dead_letter_rows(&s, c->in.csv, &r);
     if (!c->follow) {
         to = c->hours ? from + c->hours * HOUR_MS : r.points[r.n - 1].start + slot;
         if ((to - from) / slot > D2EV_FORECAST_MAX_SLOTS) {

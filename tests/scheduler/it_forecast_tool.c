@@ -130,6 +130,49 @@ static void test_publish_real_range(void **state)
     d2ev_test_broker_stop(&b);
 }
 
+/* publish sends every rejected row to d2ev.deadletter, with its bytes, where
+ * it came from and why, and still publishes the good range. */
+static void test_publish_dead_letters_bad_rows(void **state)
+{
+    (void)state;
+    const char *tmp = d2ev_test_tmpdir("fc-dlq");
+    char path[600];
+    snprintf(path, sizeof(path), "%s/dl.csv", tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("time,unitrate\n2024-01-01T00:00:00Z,10\n2024-01-01T00:30:00Z,abc\n"
+          "2024-01-01T01:00:00Z,12\n2024-01-01T01:30:00Z,13\n",
+          f);
+    fclose(f);
+    struct d2ev_test_broker b;
+    d2ev_test_broker_start(&b, tmp, 1);
+    char brokers[200];
+    snprintf(brokers, sizeof(brokers), "--kafka-brokers=%s", b.bootstrap);
+    char *out;
+    const char *args[] = { "publish",  "--csv",   path,
+                           "--format", "agile-e", "--region",
+                           "uk-e",     "--from",  "2024-01-01T01:00:00Z",
+                           "--hours",  "1",       brokers,
+                           NULL };
+    assert_int_equal(run_tool(args, &out), 0);
+    free(out);
+    json_t *dl = d2ev_test_read_topic(b.bootstrap, D2EV_TOPIC_DEADLETTER, 1, 10000);
+    assert_int_equal(json_array_size(dl), 1);
+    json_t *v = json_object_get(json_array_get(dl, 0), "value");
+    assert_string_equal(json_string_value(json_object_get(v, "service")), "d2ev-forecast");
+    json_t *src = json_object_get(v, "source");
+    assert_string_equal(json_string_value(json_object_get(src, "name")), "csv");
+    assert_string_equal(json_string_value(json_object_get(src, "key")), "dl.csv:3");
+    assert_string_equal(json_string_value(json_object_get(v, "payload_text")),
+                        "2024-01-01T00:30:00Z,abc");
+    assert_non_null(strstr(json_string_value(json_object_get(v, "reason")), "not a number"));
+    json_decref(dl);
+    json_t *fc = d2ev_test_read_topic(b.bootstrap, D2EV_TOPIC_FORECASTS, 1, 10000);
+    assert_int_equal(json_array_size(fc), 1);
+    json_decref(fc);
+    d2ev_test_broker_stop(&b);
+}
+
 static void test_generate_deterministic(void **state)
 {
     (void)state;
@@ -166,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_reports_bad_rows),
         cmocka_unit_test(test_publish_real_range),
+        cmocka_unit_test(test_publish_dead_letters_bad_rows),
         cmocka_unit_test(test_generate_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
