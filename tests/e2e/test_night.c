@@ -53,8 +53,9 @@ static bool is_stop(const char *cmd)
     return cmd && (!strcmp(cmd, "STOP") || !strcmp(cmd, "charge_stop"));
 }
 
-/* Stops the car received at or after t. */
-static int stops_since(struct demo_platform *p, const struct demo_car *c, int64_t t)
+/* Stops the car received in [t, until); prints its command log when there are any. */
+static int stops_between(struct demo_platform *p, const struct demo_car *c, int64_t t,
+                         int64_t until)
 {
     json_t *log = commands_of(p, c);
     int n = 0;
@@ -64,8 +65,17 @@ static int stops_since(struct demo_platform *p, const struct demo_car *c, int64_
     {
         int64_t at = 0;
         d2ev_time_parse(json_string_value(json_object_get(e, "at")), &at, NULL);
-        if (at >= t && is_stop(json_string_value(json_object_get(e, "command"))))
+        if (at >= t && at < until && is_stop(json_string_value(json_object_get(e, "command"))))
             n++;
+    }
+    if (n) {
+        char a[D2EV_TIME_STR_MAX], b[D2EV_TIME_STR_MAX];
+        printf("%s: commands (judged from %s to %s):\n", c->vehicle_id, d2ev_time_format(t, a),
+               d2ev_time_format(until, b));
+        json_array_foreach(json_object_get(log, "commands"), i, e)
+            printf("  %s %s %s\n", json_string_value(json_object_get(e, "at")),
+                   json_string_value(json_object_get(e, "command")),
+                   json_string_value(json_object_get(e, "result")));
     }
     json_decref(log);
     return n;
@@ -150,7 +160,7 @@ static void test_a_night(void **state)
                               : c->first.created_at;
         /* a pause already on its way when the plan changed may land a few
          * simulated minutes later; none after that */
-        int n = stops_since(&p, c, flagged + 10 * 60000);
+        int n = stops_between(&p, c, flagged + 10 * 60000, c->ready_by_ms);
         if (n)
             fail_msg("%s was flagged unreachable yet paused %d time(s)", c->vehicle_id, n);
     }
@@ -161,7 +171,7 @@ static void test_a_night(void **state)
     for (int i = 0; i < 2; i++) {
         if (!gone_at[i])
             fail_msg("%s was never removed from the views", left[i]->vehicle_id);
-        int n = stops_since(&p, left[i], gone_at[i]);
+        int n = stops_between(&p, left[i], gone_at[i], INT64_MAX);
         if (n)
             fail_msg("%s got %d pause(s) after it was deregistered", left[i]->vehicle_id, n);
     }
