@@ -56,6 +56,7 @@ struct veh {
     bool has_soc, plugged;
     double soc, tel_battery_kwh;
     double car_limit; /* %, the charge limit set in the car; 0 = unknown */
+    bool overdue;     /* a ready-by passed with the car short; until it reaches the target */
     enum d2ev_charging_state chg;
     int64_t observed_at;
     char telemetry_id[D2EV_EVENT_ID_MAX + 1];
@@ -820,6 +821,18 @@ static int publish_not_plugged(struct sched_core *c, struct veh *v, int64_t now)
     return publish(c, v, &r, now, NULL, NULL);
 }
 
+/* A plan whose ready-by passed with the car short makes the car overdue
+ * until it reaches its target or leaves. */
+static void update_overdue(struct veh *v, int64_t now)
+{
+    if (!v->plugged || (v->has_soc && v->soc >= v->prefs.target_soc - 1.0))
+        v->overdue = false;
+    else if (v->has_plan && v->status != D2EV_SCHED_NOT_PLUGGED &&
+             v->status != D2EV_SCHED_TARGET_REACHED && v->ready_by <= now && v->has_soc &&
+             v->soc < v->target_soc - 1.0)
+        v->overdue = true;
+}
+
 static struct plan_input input_of(const struct sched_core *c, const struct veh *v, int64_t now)
 {
     struct plan_input in = { .now = now,
@@ -829,6 +842,7 @@ static struct plan_input input_of(const struct sched_core *c, const struct veh *
                              .battery_kwh = plan_battery(c, v),
                              .power_kw = v->max_power_kw,
                              .car_limit = v->car_limit,
+                             .overdue = v->overdue,
                              .prefs = &v->prefs,
                              .tz = v->tz,
                              .region = v->region };
@@ -850,6 +864,7 @@ static int plan_one(struct sched_core *c, struct veh *v, int64_t now)
     v->dirty = 0;
     if (!v->known || v->vstatus != D2EV_VEHICLE_ACTIVE)
         return 0;
+    update_overdue(v, now);
     if (!v->plugged) {
         bool tell =
             (reasons & SCHED_R_CONTROL) || (v->has_plan && v->status != D2EV_SCHED_NOT_PLUGGED);
@@ -918,6 +933,7 @@ static int plan_site(struct sched_core *c, const struct site_cap *sc, int64_t no
     }
     size_t nc = 0;
     for (size_t i = 0; i < nv; i++) {
+        update_overdue(vs[i], now);
         struct plan_input in = input_of(c, vs[i], now);
         struct d2ev_err err = { 0 };
         if (plan_build(&in, &c->cfg.plan, &ctx[i], &err)) {

@@ -134,6 +134,7 @@ struct plan_input {
     double battery_kwh; /* 0 = options default */
     double power_kw;    /* grid side; 0 = options default */
     double car_limit;   /* %, the charge limit set in the car; 0 = unknown */
+    bool overdue;       /* the last ready-by passed with the car short: charge to target now */
     const struct d2ev_prefs *prefs;
     const struct d2ev_tz *tz;            /* the driver's zone (ready-by and texts) */
     const struct sched_forecast *price;  /* NULL when none */
@@ -182,7 +183,7 @@ struct plan_ctx {
     double need_kwh; /* to the target (full-power-equivalent), before rounding */
     double taper_soc, taper_min;
     int64_t forced_until; /* end of the charge-at-once prefix (== now if none) */
-    bool boost, min_soc_forced, capped, has_price, has_carbon, estimated;
+    bool boost, min_soc_forced, overdue, capped, has_price, has_carbon, estimated;
     double car_limit;        /* % when the car's own limit is below the target, else 0 */
     enum d2ev_opt_mode mode; /* effective objective */
     bool mode_fallback;      /* the wanted objective had no forecast */

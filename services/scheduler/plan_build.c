@@ -294,6 +294,12 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
             forced = ms;
         ctx->min_soc_forced = true;
     }
+    /* Never strand a driver: a car still short when its ready-by passed is
+     * charged to the target at once, not at tomorrow night's prices. */
+    if (in->overdue) {
+        forced = target_ms;
+        ctx->overdue = true;
+    }
     if (forced > target_ms)
         forced = target_ms;
     if (forced > horizon)
@@ -522,6 +528,10 @@ static void explain(const struct plan_ctx *ctx, const struct plan_sol *sol, bool
     }
     if (ctx->boost)
         append(r->reason, sz, "Boost: charging now whatever the price. ");
+    else if (ctx->overdue)
+        append(r->reason, sz,
+               "The last ready-by time passed short of %.0f %%: charging now to reach it. ",
+               ctx->target_soc);
     else if (ctx->min_soc_forced)
         append(r->reason, sz, "Charging to the %.0f %% minimum at once. ", ctx->min_soc);
     const char *what = ctx->mode == D2EV_MODE_COST     ? "Cheapest"
@@ -586,8 +596,8 @@ int plan_finish(const struct plan_ctx *ctx, const double *e, const struct plan_s
     case PLAN_KIND_UNREACHABLE:
     case PLAN_KIND_SOLVE:
     default: {
-        r->status = ctx->kind == PLAN_KIND_UNREACHABLE  ? D2EV_SCHED_TARGET_UNREACHABLE
-                    : ctx->boost || ctx->min_soc_forced ? D2EV_SCHED_CHARGE_NOW
+        r->status = ctx->kind == PLAN_KIND_UNREACHABLE ? D2EV_SCHED_TARGET_UNREACHABLE
+                    : ctx->boost || ctx->min_soc_forced || ctx->overdue ? D2EV_SCHED_CHARGE_NOW
                     : relaxed || (sol && sol->outcome == PLAN_FEASIBLE) ? D2EV_SCHED_FEASIBLE
                                                                         : D2EV_SCHED_OPTIMAL;
         double *all = NULL;

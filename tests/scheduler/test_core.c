@@ -417,6 +417,39 @@ static void test_car_limit_from_telemetry(void **state)
     sched_core_destroy(c);
 }
 
+/* The ready-by passed with the car short (it came home late, or the night
+ * was too short): the next plan charges it at once, not tomorrow night; once
+ * at its target, plans are cheapest-first again. */
+static void test_overdue_after_the_ready_by(void **state)
+{
+    (void)state;
+    int64_t now = T("2024-01-11T05:00:00Z");
+    struct sched_core *c = live_core(T("2024-01-10T18:00:00Z"));
+    struct d2ev_vehicle v = vehicle("v1", "uk-e", 1);
+    sched_core_on_vehicle(c, &v, 0, now);
+    struct d2ev_telemetry t = telemetry("v1", now, 40, true, D2EV_CHG_STOPPED);
+    sched_core_on_telemetry(c, &t, 0, now);
+    assert_int_equal(sched_core_flush(c, now), 1);
+    assert_int_equal(last_for("v1")->status, D2EV_SCHED_TARGET_UNREACHABLE);
+    /* 07:00 passes at 60 %: charge now */
+    int64_t after = T("2024-01-11T07:01:00Z");
+    t = telemetry("v1", after, 60, true, D2EV_CHG_CHARGING);
+    sched_core_on_telemetry(c, &t, 0, after);
+    sched_core_tick(c, after);
+    assert_int_equal(sched_core_flush(c, after), 1);
+    const struct out_sched *s = last_for("v1");
+    assert_int_equal(s->status, D2EV_SCHED_CHARGE_NOW);
+    assert_true(s->nwindows >= 1 && s->windows[0].start == after);
+    assert_true(s->ready_by > after);
+    /* at the target: the next plan is an ordinary one */
+    int64_t later = T("2024-01-11T09:00:00Z");
+    t = telemetry("v1", later, 80, true, D2EV_CHG_COMPLETE);
+    sched_core_on_telemetry(c, &t, 0, later);
+    sched_core_flush(c, later);
+    assert_int_not_equal(last_for("v1")->status, D2EV_SCHED_CHARGE_NOW);
+    sched_core_destroy(c);
+}
+
 static void test_sessions_deadline_and_statuses(void **state)
 {
     (void)state;
@@ -595,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_drift_missed_unplug),
         cmocka_unit_test(test_short_after_the_last_window),
         cmocka_unit_test(test_car_limit_from_telemetry),
+        cmocka_unit_test(test_overdue_after_the_ready_by),
         cmocka_unit_test(test_sessions_deadline_and_statuses),
         cmocka_unit_test(test_restart_and_deregistration),
         cmocka_unit_test(test_fleet_site),

@@ -470,6 +470,35 @@ static void test_car_limit(void **state)
     plan_result_clear(&r);
 }
 
+/* A car still short when its ready-by passed charges to its target at once,
+ * whatever tomorrow night's prices. */
+static void test_overdue_charges_now(void **state)
+{
+    (void)state;
+    struct fixture f;
+    double h[] = { 0.3, 0.3, 0.05 }; /* cheapest later */
+    fixture_init(&f, h, 3);
+    f.now = T("2024-01-11T07:05:00Z"); /* just after a 07:00 ready-by */
+    f.p.target_soc = 80;
+    struct plan_input in = input(f.now, 70, &f.p, &f.price, NULL);
+    struct plan_result r;
+    struct d2ev_err err;
+    assert_int_equal(plan_vehicle(&in, &f.opt, &r, &err), 0);
+    assert_true(r.nwindows == 0 || r.windows[0].start > f.now); /* waits for cheap power */
+    plan_result_clear(&r);
+
+    in.overdue = true;
+    assert_int_equal(plan_vehicle(&in, &f.opt, &r, &err), 0);
+    assert_int_equal(r.status, D2EV_SCHED_CHARGE_NOW);
+    assert_true(r.nwindows >= 1);
+    assert_int_equal(r.windows[0].start, f.now);
+    /* 10 points of 60 kWh at 7.4 kW * 0.9 (taper above 80 % not involved): ~54 min */
+    assert_true(r.windows[0].end - f.now >= 50 * 60000 && r.windows[0].end - f.now <= 75 * 60000);
+    assert_true(r.expected_soc >= 80 - 1e-6);
+    assert_non_null(strstr(r.reason, "ready-by time passed short"));
+    plan_result_clear(&r);
+}
+
 static void test_no_forecast_and_stale(void **state)
 {
     (void)state;
@@ -806,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_partial_slot_and_efficiency),
         cmocka_unit_test(test_modes_and_reached),
         cmocka_unit_test(test_car_limit),
+        cmocka_unit_test(test_overdue_charges_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
