@@ -21,6 +21,7 @@ struct progress {
     char topic[TOPIC_MAX];
     int32_t partition;
     int64_t target; /* high watermark at assignment; -1 = wait for EOF */
+    int64_t seen;   /* offsets below this were handled before this assignment */
     bool reached;
 };
 
@@ -50,11 +51,6 @@ static bool is_state_topic(const struct d2ev_consumer *c, const char *topic)
             return true;
     }
     return false;
-}
-
-bool d2ev_consumer_is_state(const struct d2ev_consumer *c, const rd_kafka_message_t *msg)
-{
-    return c->reader || is_state_topic(c, rd_kafka_topic_name(msg->rkt));
 }
 
 static struct progress *find_progress(struct d2ev_consumer *c, const char *topic, int32_t part)
@@ -92,6 +88,38 @@ static void track_partition(struct d2ev_consumer *c, const char *topic, int32_t 
         p->target = hi;
         p->reached = hi <= lo;
     }
+    p->seen = c->reader && p->target > 0 ? p->target : 0;
+}
+
+/* For a group: what it had committed on the replayed partitions is what its
+ * members already handled (state topics are committed like any other, only
+ * read again from the beginning). */
+static void load_seen(struct d2ev_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (is_state_topic(c, parts->elems[i].topic))
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition);
+    if (l->cnt && rd_kafka_committed(c->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < l->cnt; i++) {
+            struct progress *p = find_progress(c, l->elems[i].topic, l->elems[i].partition);
+            if (p && !l->elems[i].err && l->elems[i].offset > 0)
+                p->seen = l->elems[i].offset;
+        }
+    } else if (l->cnt) {
+        d2ev_log_warn(
+            "cannot read committed offsets; replayed bad records are dead-lettered again");
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+bool d2ev_consumer_is_replay(const struct d2ev_consumer *c, const rd_kafka_message_t *msg)
+{
+    if (!c || !msg->rkt)
+        return false;
+    const struct progress *p =
+        find_progress((struct d2ev_consumer *)c, rd_kafka_topic_name(msg->rkt), msg->partition);
+    return p && msg->offset < p->seen;
 }
 
 static void drop_marks(struct d2ev_consumer *c)
@@ -109,6 +137,8 @@ static void on_assign(struct d2ev_consumer *c, rd_kafka_topic_partition_list_t *
             track_partition(c, tp->topic, tp->partition);
         }
     }
+    if (!c->reader && c->nstate)
+        load_seen(c, parts);
     if (c->on_assign)
         c->on_assign(c->opaque, parts);
     c->assigned = (size_t)parts->cnt;
@@ -349,8 +379,8 @@ void d2ev_consumer_done(struct d2ev_consumer *c, rd_kafka_message_t *const *msgs
         return;
     for (size_t i = 0; i < n; i++) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
-        if (is_state_topic(c, topic))
-            continue;
+        if (d2ev_consumer_is_replay(c, msgs[i]))
+            continue; /* never move a committed offset back */
         struct mark *mk = NULL;
         for (size_t j = 0; j < c->nmarks && !mk; j++) {
             if (c->marks[j].partition == msgs[i]->partition && !strcmp(c->marks[j].topic, topic))

@@ -115,7 +115,8 @@ struct d2ev_consumer_conf {
     const char *group_id;
     const char *const *topics; /* NULL-terminated */
     /* Compacted state topics among `topics`: replayed from the beginning on
-     * every assignment, never committed (the view is rebuilt at start-up). */
+     * every assignment (the view is rebuilt at start-up); committed like the
+     * others, so d2ev_consumer_is_replay can tell old records from new. */
     const char *const *state_topics; /* NULL-terminated, may be NULL */
     d2ev_rebalance_fn on_assign;     /* after offsets are set, before fetching */
     d2ev_rebalance_fn on_revoke;     /* before flush + commit + release */
@@ -151,8 +152,14 @@ bool d2ev_consumer_caught_up(const struct d2ev_consumer *c);
 /* Number of partitions currently assigned. */
 size_t d2ev_consumer_assigned(const struct d2ev_consumer *c);
 
-/* True when msg comes from one of the configured state topics. */
-bool d2ev_consumer_is_state(const struct d2ev_consumer *c, const rd_kafka_message_t *msg);
+/* True when msg is a replay of a record this consumer (or the group's
+ * previous member) already handled: for a group, a state-topic record below
+ * the offset the group had committed when the partition was assigned; for a
+ * reader, a record that was already there (below the high watermark) at
+ * assignment. A rejected replay was dead-lettered when it first came; a
+ * rejected record that is not a replay must be dead-lettered now. c may be
+ * NULL (false). */
+bool d2ev_consumer_is_replay(const struct d2ev_consumer *c, const rd_kafka_message_t *msg);
 
 /* Commit marked offsets synchronously, leave the group, free. NULL is a no-op. */
 void d2ev_consumer_close(struct d2ev_consumer *c);

@@ -228,14 +228,16 @@ static const struct dsp_output_ops output_ops = { out_submit, out_dispatch, out_
 
 /* ------------------------------------------------------------ inputs */
 
-/* Dead-letter msg with reason. Records replayed from a state topic at start-up
- * were dead-lettered when they first arrived; they are only logged. */
+/* Dead-letter msg with reason. A replay (a state-topic record the group had
+ * already handled, see d2ev_consumer_is_replay) was dead-lettered when it
+ * first came; it is only logged. Anything else is new, even while catching
+ * up: a record produced while this service was down must not be lost. */
 static int reject(struct dispatcher *D, const rd_kafka_message_t *msg, const char *reason)
 {
     d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
                   D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
                   D2EV_LF_STR("reason", reason));
-    if (!D->live && d2ev_consumer_is_state(D->consumer, msg))
+    if (d2ev_consumer_is_replay(D->consumer, msg))
         return D2EV_OK;
     d2ev_metric_inc(D->m_dead);
     struct d2ev_err err = { 0 };

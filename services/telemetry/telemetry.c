@@ -70,8 +70,7 @@ struct telemetry_config {
 #define F(x) offsetof(struct telemetry_config, x)
 static const struct d2ev_cfg_entry telemetry_table[] = {
     { "credentials-keys", D2EV_CFG_SECRET, F(credentials_keys), NULL,
-      "keyring that opens the sealed OEM tokens of d2ev.credentials (kid:base64,...)", 0, 0,
-      true },
+      "keyring that opens the sealed OEM tokens of d2ev.credentials (kid:base64,...)", 0, 0, true },
     { "oems", D2EV_CFG_STR, F(oems), "smartcar,tesla,enode",
       "OEM adapters to load (comma-separated); vehicles of other OEMs are not polled" },
     { "poll-charging-s", D2EV_CFG_INT, F(poll_charging_s), "180",
@@ -232,15 +231,17 @@ static int submit_read(void *opaque, struct tel_vehicle *v, const char *oem,
 
 /* ------------------------------------------------------------ inputs */
 
-/* Dead-letter msg. While replaying history (not live) bad records were
- * dead-lettered when they first arrived; they are only logged. */
+/* Dead-letter msg with reason. A replay (a state-topic record the group had
+ * already handled, see d2ev_consumer_is_replay) was dead-lettered when it
+ * first came; it is only logged. Anything else is new, even while catching
+ * up: a record produced while this service was down must not be lost. */
 static int reject(struct telemetry *T, const rd_kafka_message_t *msg, const char *reason)
 {
     d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
                   D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
                   D2EV_LF_STR("reason", reason));
-    if (!T->live)
-        return D2EV_OK;
+    if (d2ev_consumer_is_replay(T->group, msg) || d2ev_consumer_is_replay(T->reader, msg))
+        return D2EV_OK; /* dead-lettered when it first came */
     d2ev_metric_inc(T->m_rejected);
     struct d2ev_err err = { 0 };
     int rc = d2ev_deadletter_send(T->producer, "d2ev-" SERVICE, msg, reason, &err);

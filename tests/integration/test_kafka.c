@@ -233,7 +233,9 @@ static void test_rebalance_keeps_partitions_aligned(void **state)
         assert_int_equal(mask_d, mask_n);
         rd_kafka_topic_partition_list_destroy(a);
     }
-    assert_int_equal(m[0].cnt.revoked, 8); /* the first member gave all up, then got half back */
+    /* the first member gave all up (at least once: a slow join under load can
+     * cost another round), then got half back */
+    assert_true(m[0].cnt.revoked >= 8);
     d2ev_consumer_close(m[0].c);
     d2ev_consumer_close(m[1].c);
 }
