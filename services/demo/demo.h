@@ -62,6 +62,7 @@ struct demo_conf {
     const char *forecast_format; /* its d2ev-forecast format */
     const char *carbon_csv;      /* optional real carbon data */
     const char *region;          /* forecast region of every car, e.g. "GB" */
+    int oem_request_timeout_ms;  /* real ms per OEM request; 0 = each adapter's default */
 };
 
 struct demo_platform {
@@ -134,7 +135,8 @@ struct demo_car {
     /* what happened */
     bool deregistered;
     int64_t deregistered_at;
-    bool checked; /* the true SoC was read at ready-by */
+    bool out_of_hands; /* d2ev cannot act on it (the driver revoked consent): not judged */
+    bool checked;      /* the true SoC was read at ready-by */
     double soc_at_ready_by;
     bool plugged_at_ready_by;
     struct demo_plan first; /* the night's first plan (its baseline is from plug-in) */

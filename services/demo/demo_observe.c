@@ -181,7 +181,7 @@ int demo_observe(struct demo_platform *p, struct demo_fleet *f, struct demo_stat
             track_plan(p, c);
         else if (!c->checked)
             check_ready_by(p, c);
-        if (c->checked && c->plugged_at_ready_by) {
+        if (c->checked && c->plugged_at_ready_by && !c->out_of_hands) {
             st->ready_checked++;
             st->ready_met += c->soc_at_ready_by >= c->target_soc - 1.0;
         }
@@ -234,7 +234,7 @@ void demo_summarize(const struct demo_fleet *f, struct demo_summary *s)
         s->linked += c->linked;
         if (!c->linked || c->deregistered)
             continue;
-        if (c->checked && c->plugged_at_ready_by) {
+        if (c->checked && c->plugged_at_ready_by && !c->out_of_hands) {
             s->checked++;
             bool met = c->soc_at_ready_by >= c->target_soc - 1.0;
             s->met += met;
@@ -306,6 +306,9 @@ void demo_print_misses(FILE *out, const struct demo_fleet *f)
                 c->vehicle_id, c->oem, c->sim_id, c->soc_at_ready_by,
                 d2ev_time_format(c->ready_by_ms, t), c->target_soc,
                 c->last.present ? c->last.status : "none", c->last.expected_soc,
-                c->last.soc_at_plan, c->unreachable ? " (flagged unreachable)" : "");
+                c->last.soc_at_plan,
+                c->out_of_hands  ? " (consent revoked)"
+                : c->unreachable ? " (flagged unreachable)"
+                                 : "");
     }
 }

@@ -147,12 +147,15 @@ static int prepare_run_dir(struct demo_platform *p, struct d2ev_err *err)
     if (write_file(path, tokens, 0600, err))
         return err->code;
     for (int i = 0; i < 3; i++) {
-        char json[512];
+        char json[512], timeout[48] = "";
+        if (p->conf.oem_request_timeout_ms > 0)
+            snprintf(timeout, sizeof(timeout), ", \"request_timeout_ms\": %d",
+                     p->conf.oem_request_timeout_ms);
         snprintf(json, sizeof(json),
                  "{\"base_url\": \"http://127.0.0.1:%d/%s\", \"token_url\": "
-                 "\"http://127.0.0.1:%d%s\", \"client_id\": \"sim-%s-client\"}\n",
+                 "\"http://127.0.0.1:%d%s\", \"client_id\": \"sim-%s-client\"%s}\n",
                  p->http_port[DEMO_OEMSIM], oems[i], p->http_port[DEMO_OEMSIM], token_paths[i],
-                 oems[i]);
+                 oems[i], timeout);
         snprintf(path, sizeof(path), "%s/oem-config/%s.json", run, oems[i]);
         if (write_file(path, json, 0644, err))
             return err->code;

@@ -24,40 +24,17 @@
 #include "d2ev/timefmt.h"
 #include "d2ev_test.h"
 #include "demo.h"
+#include "e2e.h"
 
 #define CARS  30
 #define SPEED 600.0
 #define HOURS 17
 
-static void nap(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* The simulator's command log of a car: [{"at","command","result"}]. */
-static json_t *commands_of(struct demo_platform *p, const struct demo_car *c)
-{
-    char url[256], base[64], *body = NULL;
-    demo_url(p, DEMO_OEMSIM, false, base);
-    snprintf(url, sizeof(url), "%s/_sim/vehicles/%s/commands", base, c->sim_id);
-    assert_int_equal(d2ev_httpc_request("GET", url, NULL, NULL, 0, 5000, &body, NULL), 200);
-    json_t *j = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(j);
-    return j;
-}
-
-static bool is_stop(const char *cmd)
-{
-    return cmd && (!strcmp(cmd, "STOP") || !strcmp(cmd, "charge_stop"));
-}
-
 /* Stops the car received in [t, until); prints its command log when there are any. */
 static int stops_between(struct demo_platform *p, const struct demo_car *c, int64_t t,
                          int64_t until)
 {
-    json_t *log = commands_of(p, c);
+    json_t *log = e2e_commands_of(p, c);
     int n = 0;
     size_t i;
     json_t *e;
@@ -65,7 +42,7 @@ static int stops_between(struct demo_platform *p, const struct demo_car *c, int6
     {
         int64_t at = 0;
         d2ev_time_parse(json_string_value(json_object_get(e, "at")), &at, NULL);
-        if (at >= t && at < until && is_stop(json_string_value(json_object_get(e, "command"))))
+        if (at >= t && at < until && e2e_is_stop(json_string_value(json_object_get(e, "command"))))
             n++;
     }
     if (n) {
@@ -94,37 +71,17 @@ static bool gone(struct demo_platform *p, const struct demo_car *c)
 
 static void test_a_night(void **state)
 {
-    d2ev_log_init("e2e", D2EV_LOG_WARN);
-    char run[512];
-    snprintf(run, sizeof(run), "%s", d2ev_test_tmpdir("e2e-night"));
-    int64_t now = d2ev_clock_real_ms();
-    struct demo_conf conf = {
-        .bin_dir = D2EV_BIN_DIR,
-        .adapter_dir = D2EV_ADAPTER_BUILD_DIR,
-        .run_dir = run,
-        .cars = CARS,
-        .seed = 11,
-        .speed = SPEED,
-        .sim_start_ms = now - now % 86400000 + 16 * 3600000LL,
-        .partitions = 4,
-        .fixed_ports = false,
-        .region = "GB",
-    };
+    struct demo_conf conf = { 0 };
     struct demo_platform p;
+    struct demo_fleet f;
     struct d2ev_err err = { 0 };
-    if (demo_platform_start(&p, &conf, &err) != D2EV_OK)
-        fail_msg("platform: %s", err.msg);
-    struct demo_fleet f = { 0 };
-    int linked = demo_fleet_link(&p, &f, 60000, &err);
-    if (linked != CARS)
-        fail_msg("%d of %d cars linked: %s", linked, CARS, err.msg);
+    e2e_start(&p, &f, &conf, "e2e-night", CARS, 11, SPEED);
 
     /* two drivers leave the service mid-evening */
     struct demo_car *left[2] = { &f.cars[5], &f.cars[17] };
     int64_t leave_at = conf.sim_start_ms + 5 * 3600000LL; /* 21:00 */
     int64_t gone_at[2] = { 0, 0 };
     int64_t until = conf.sim_start_ms + HOURS * 3600000LL;
-    struct demo_status st;
     while (d2ev_clock_now_ms() < until) {
         for (int i = 0; i < 2; i++) {
             if (!left[i]->deregistered && d2ev_clock_now_ms() >= leave_at &&
@@ -133,18 +90,10 @@ static void test_a_night(void **state)
             if (left[i]->deregistered && !gone_at[i] && gone(&p, left[i]))
                 gone_at[i] = d2ev_clock_now_ms();
         }
-        demo_observe(&p, &f, &st, &err);
-        for (int s = 0; s < DEMO_NSVC; s++) {
-            if (p.proc[s].pid > 0 && !d2ev_proc_alive(&p.proc[s]))
-                fail_msg("%s died during the night; see %s", demo_svc_name(s), p.proc[s].log_path);
-        }
-        nap(500);
+        e2e_watch(&p, &f, 500);
     }
-    demo_collect_sessions(&p, &f);
     struct demo_summary sum;
-    demo_summarize(&f, &sum);
-    demo_summary_print(stdout, &sum);
-    demo_print_misses(stdout, &f);
+    e2e_summary(&p, &f, &sum);
 
     /* enough cars were home at their ready-by for the night to mean something */
     assert_true(sum.checked >= CARS / 2);
