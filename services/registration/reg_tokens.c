@@ -231,8 +231,9 @@ void reg_suspend(struct reg *R, struct vstate *vs, const char *why)
     d2ev_strlcpy(n.user_id, v.user_id, sizeof(n.user_id));
     d2ev_strlcpy(n.kind, "consent_revoked", sizeof(n.kind));
     snprintf(n.message, sizeof(n.message),
-             "d2ev can no longer reach your car through %s. Link it again in the app to keep "
-             "smart charging.",
+             "d2ev can no longer reach your car through %s. If it is plugged in but not "
+             "charging, start charging from the car or its app. Link it again in the app to "
+             "keep smart charging.",
              v.oem);
     reg_send_json(R, D2EV_TOPIC_NOTIFICATIONS, vs->id, d2ev_notification_encode(&n));
     d2ev_metric_inc(R->m_suspended);
