@@ -469,7 +469,8 @@ int sched_core_on_telemetry(struct sched_core *c, const struct d2ev_telemetry *t
         return D2EV_OK; /* planned when the vehicle record arrives */
     if (v->plugged && !was_plugged) {
         if (plan_active(v, now)) { /* e.g. after a restart: keep the plan if still good */
-            unsigned r = stale_inputs(c, v, now) | soc_triggers(c, v, t->observed_at, now);
+            unsigned r = stale_inputs(c, v, now) | soc_triggers(c, v, t->observed_at, now) |
+                         (limit_changed ? SCHED_R_LIMIT : 0);
             if (r)
                 mark(c, v, r);
         } else {

@@ -264,13 +264,14 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
     }
     ctx->forced_until = now;
     /* The car stops by itself at the charge limit set in it: a target above
-     * that cannot be reached whatever the plan. Say so, and charge at once
-     * (the car stops at its limit; nothing is paused). */
+     * that cannot be reached whatever the plan. The plan aims at the limit
+     * (cheapest first, within the site's limits like any other) and says
+     * the target is out of reach, and why. */
+    double aim = p->target_soc;
     if (in->car_limit > 0 && in->car_limit < p->target_soc - 0.5)
-        ctx->car_limit = in->car_limit;
+        aim = ctx->car_limit = in->car_limit;
     /* full-power-equivalent energy: the slow part near full needs more time */
-    ctx->need_kwh =
-        plan_equivalent_kwh(in->soc, p->target_soc, battery, opt->taper_soc, opt->taper_min);
+    ctx->need_kwh = plan_equivalent_kwh(in->soc, aim, battery, opt->taper_soc, opt->taper_min);
     if (ctx->need_kwh <= 1e-6) {
         ctx->kind = PLAN_KIND_REACHED;
         return D2EV_OK;
@@ -321,14 +322,11 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt, stru
      * world adds (command latency, a wake, a late confirmation); when the
      * target only fits without the margin, plan to the ready-by itself. */
     int64_t end = ctx->ready_by;
-    if (!ctx->no_deadline && !ctx->car_limit && opt->ready_margin_ms > 0 &&
-        ctx->ready_by - opt->ready_margin_ms > now)
+    if (!ctx->no_deadline && opt->ready_margin_ms > 0 && ctx->ready_by - opt->ready_margin_ms > now)
         end = ctx->ready_by - opt->ready_margin_ms;
     int rc = build_slots(ctx, in, opt, p, end, energy, err);
     if (rc == D2EV_OK && ctx->kind == PLAN_KIND_UNREACHABLE && end != ctx->ready_by)
         rc = build_slots(ctx, in, opt, p, ctx->ready_by, energy, err);
-    if (rc == D2EV_OK && ctx->car_limit)
-        ctx->kind = PLAN_KIND_UNREACHABLE;
     return rc;
 }
 
@@ -510,9 +508,10 @@ static void explain(const struct plan_ctx *ctx, const struct plan_sol *sol, bool
     case D2EV_SCHED_TARGET_UNREACHABLE:
         if (ctx->car_limit)
             append(r->reason, sz,
-                   "The car's own charge limit is %.0f %%, below the %.0f %% target; charging "
-                   "at once reaches %.0f %% by %s. Raise the limit in the car to reach %.0f %%.",
-                   ctx->car_limit, ctx->target_soc, r->expected_soc, rb, ctx->target_soc);
+                   "The car's own charge limit is %.0f %%, below the %.0f %% target; the plan "
+                   "reaches %.0f %% by %s (%s of charging). Raise the limit in the car to reach "
+                   "%.0f %%.",
+                   ctx->car_limit, ctx->target_soc, r->expected_soc, rb, dur, ctx->target_soc);
         else if (ctx->capped)
             append(r->reason, sz,
                    "%.0f %% cannot be reached by %s within the price cap of %.2f %s/kWh; "
@@ -577,7 +576,7 @@ int plan_finish(const struct plan_ctx *ctx, const double *e, const struct plan_s
     double energy = 0;
     switch (ctx->kind) {
     case PLAN_KIND_REACHED:
-        r->status = D2EV_SCHED_TARGET_REACHED;
+        r->status = ctx->car_limit ? D2EV_SCHED_TARGET_UNREACHABLE : D2EV_SCHED_TARGET_REACHED;
         explain(ctx, sol, relaxed, r);
         return D2EV_OK;
     case PLAN_KIND_NO_FORECAST: {
@@ -596,7 +595,8 @@ int plan_finish(const struct plan_ctx *ctx, const double *e, const struct plan_s
     case PLAN_KIND_UNREACHABLE:
     case PLAN_KIND_SOLVE:
     default: {
-        r->status = ctx->kind == PLAN_KIND_UNREACHABLE ? D2EV_SCHED_TARGET_UNREACHABLE
+        r->status = ctx->kind == PLAN_KIND_UNREACHABLE || ctx->car_limit
+                        ? D2EV_SCHED_TARGET_UNREACHABLE
                     : ctx->boost || ctx->min_soc_forced || ctx->overdue ? D2EV_SCHED_CHARGE_NOW
                     : relaxed || (sol && sol->outcome == PLAN_FEASIBLE) ? D2EV_SCHED_FEASIBLE
                                                                         : D2EV_SCHED_OPTIMAL;
