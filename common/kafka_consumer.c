@@ -107,8 +107,13 @@ static void load_seen(struct d2ev_consumer *c, const rd_kafka_topic_partition_li
                 p->seen = l->elems[i].offset;
         }
     } else if (l->cnt) {
-        d2ev_log_warn(
-            "cannot read committed offsets; replayed bad records are dead-lettered again");
+        /* fall back to what was there at assignment: never commit backwards */
+        d2ev_log_warn("cannot read committed offsets; taking the high watermarks instead");
+        for (int i = 0; i < l->cnt; i++) {
+            struct progress *p = find_progress(c, l->elems[i].topic, l->elems[i].partition);
+            if (p && p->target > 0)
+                p->seen = p->target;
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
 }

@@ -138,7 +138,8 @@ size_t d2ev_consumer_poll(struct d2ev_consumer *c, rd_kafka_message_t **msgs, si
                           int timeout_ms);
 
 /* Mark messages as processed: their offsets (+1) become the next commit.
- * Messages of state topics are ignored. */
+ * Replays (d2ev_consumer_is_replay) are ignored, so a commit never moves an
+ * offset back. */
 void d2ev_consumer_done(struct d2ev_consumer *c, rd_kafka_message_t *const *msgs, size_t n);
 
 /* Commit the marked offsets (async unless sync). No marks is success. */

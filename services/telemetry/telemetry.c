@@ -539,6 +539,8 @@ static void summary(struct telemetry *T, uint64_t *last_polls, int64_t *last_at)
                   D2EV_LF_INT("in_flight", tel_core_in_flight(T->core)));
 }
 
+#define COMMIT_EVERY_MS 5000
+
 static int loop(struct telemetry *T)
 {
     size_t max = (size_t)T->cfg->batch_max;
@@ -549,7 +551,8 @@ static int loop(struct telemetry *T)
         return D2EV_ERR_NOMEM;
     }
     uint64_t last_polls = 0;
-    int64_t last_summary = d2ev_clock_mono_ms();
+    int64_t last_summary = d2ev_clock_mono_ms(), last_commit = last_summary;
+    bool pending_commit = false;
     int rc = D2EV_OK;
     while (rc == D2EV_OK && d2ev_service_running(T->svc)) {
         d2ev_service_heartbeat(T->svc);
@@ -560,6 +563,10 @@ static int loop(struct telemetry *T)
             rc = handle_reader(T, rm[i]);
         for (size_t i = 0; i < ng && rc == D2EV_OK; i++)
             rc = handle_group(T, gm[i], now);
+        if (rc == D2EV_OK && ng) {
+            d2ev_consumer_done(T->group, gm, ng);
+            pending_commit = true;
+        }
         for (size_t i = 0; i < ng; i++)
             rd_kafka_message_destroy(gm[i]);
         for (size_t i = 0; i < nr; i++)
@@ -579,6 +586,18 @@ static int loop(struct telemetry *T)
         d2ev_producer_poll(T->producer, 0);
         if (d2ev_producer_fatal(T->producer))
             rc = D2EV_ERR_KAFKA;
+        /* The inputs are all state topics, replayed at every start; the
+         * commit only records what was handled, so a replayed bad record is
+         * not dead-lettered twice. Dead letters are delivered first. */
+        if (pending_commit && d2ev_clock_mono_ms() - last_commit >= COMMIT_EVERY_MS) {
+            struct d2ev_err err = { 0 };
+            last_commit = d2ev_clock_mono_ms();
+            if (d2ev_producer_flush(T->producer, 10000, &err) == D2EV_OK) {
+                pending_commit = false;
+                if (d2ev_consumer_commit(T->group, false, &err) != D2EV_OK)
+                    d2ev_log_warn("offset commit failed", D2EV_LF_STR("error", err.msg));
+            }
+        }
         summary(T, &last_polls, &last_summary);
     }
     free(gm);
