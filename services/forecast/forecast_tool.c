@@ -378,11 +378,6 @@ static int publish_run(struct d2ev_service *svc, void *config)
     int64_t slot = (int64_t)r.slot_minutes * 60000;
     struct d2ev_err err = { 0 };
     int64_t issued = d2ev_clock_now_ms(), from = r.n ? r.points[0].start : 0, to;
-    if (!r.n) {
-        fprintf(stderr, "d2ev-forecast: %s: no usable rows\n", c->in.csv);
-        fcsv_result_clear(&r);
-        return D2EV_EXIT_FAILURE;
-    }
     if ((c->issued_at && d2ev_time_parse(c->issued_at, &issued, &err)) ||
         (c->from && parse_when(c->from, csv_zone(&c->in), &from, &err))) {
         fprintf(stderr, "d2ev-forecast: %s\n", err.msg);
@@ -393,7 +388,15 @@ static int publish_run(struct d2ev_service *svc, void *config)
         fcsv_result_clear(&r);
         return D2EV_EXIT_USAGE;
     }
+    /* before anything can stop the run: a file with no usable row at all
+     * (its format changed) is the case that most needs its rows kept */
     dead_letter_rows(&s, c->in.csv, &r);
+    if (!r.n) {
+        fprintf(stderr, "d2ev-forecast: %s: no usable rows\n", c->in.csv);
+        sink_close(&s);
+        fcsv_result_clear(&r);
+        return D2EV_EXIT_FAILURE;
+    }
     if (!c->follow) {
         to = c->hours ? from + c->hours * HOUR_MS : r.points[r.n - 1].start + slot;
         if ((to - from) / slot > D2EV_FORECAST_MAX_SLOTS) {

@@ -170,6 +170,19 @@ static void test_publish_dead_letters_bad_rows(void **state)
     json_t *fc = d2ev_test_read_topic(b.bootstrap, D2EV_TOPIC_FORECASTS, 1, 10000);
     assert_int_equal(json_array_size(fc), 1);
     json_decref(fc);
+    /* a file whose every row is bad (its format changed): nothing to publish,
+     * exit 1, and every row kept in the dead-letter topic */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("time,unitrate\n2024-01-01T00:00:00Z,ten\n2024-01-01T00:30:00Z,eleven\n", f);
+    fclose(f);
+    const char *all_bad[] = { "publish",  "--csv", path,    "--format", "agile-e",
+                              "--region", "uk-e",  brokers, NULL };
+    assert_int_equal(run_tool(all_bad, &out), 1);
+    free(out);
+    dl = d2ev_test_read_topic(b.bootstrap, D2EV_TOPIC_DEADLETTER, 3, 10000);
+    assert_int_equal(json_array_size(dl), 3);
+    json_decref(dl);
     d2ev_test_broker_stop(&b);
 }
 
