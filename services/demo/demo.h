@@ -132,6 +132,7 @@ struct demo_car {
     int ready_by_min;    /* minutes after local (UTC) midnight */
     int64_t ready_by_ms; /* this night's ready-by, on the d2ev clock */
     double max_power_kw; /* the car's, from the simulator */
+    double car_limit;    /* the charge limit set in the car (%), from the simulator */
     /* what happened */
     bool deregistered;
     int64_t deregistered_at;

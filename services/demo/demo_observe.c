@@ -264,7 +264,9 @@ void demo_summary_print(FILE *out, const struct demo_summary *s)
     fprintf(out, "cars linked               %d of %d\n", s->linked, s->cars);
     fprintf(out, "plugged in at ready-by    %d\n", s->checked);
     fprintf(out, "  at their target         %d\n", s->met);
-    fprintf(out, "  flagged unreachable     %d (charged at once, at full power)\n", s->unreachable);
+    fprintf(out,
+            "  flagged unreachable     %d (told why; charged at once, or to the car's own limit)\n",
+            s->unreachable);
     fprintf(out, "  missed a feasible target %d\n", s->missed_feasible);
     fprintf(out,
             "energy planned            %.1f kWh, of which %.1f kWh shifted off the "

@@ -99,11 +99,18 @@ static void test_a_night(void **state)
     assert_true(sum.checked >= CARS / 2);
     /* every car that could reach its target did */
     assert_int_equal(sum.missed_feasible, 0);
-    /* the flagged ones charged at full power: never paused once flagged */
+    /* the flagged ones: above the car's own limit, charged to that limit;
+     * otherwise charged at full power, never paused once flagged */
     for (size_t i = 0; i < f.n; i++) {
         struct demo_car *c = &f.cars[i];
         if (!c->unreachable || c->deregistered)
             continue;
+        if (c->car_limit > 0 && c->target_soc > c->car_limit + 0.5) {
+            if (c->checked && c->plugged_at_ready_by && c->soc_at_ready_by < c->car_limit - 1.0)
+                fail_msg("%s: %.1f %% at ready-by, below its own limit of %.0f %%", c->vehicle_id,
+                         c->soc_at_ready_by, c->car_limit);
+            continue;
+        }
         int64_t flagged = c->last.present && !strcmp(c->last.status, "target_unreachable")
                               ? c->last.created_at
                               : c->first.created_at;
