@@ -578,6 +578,12 @@ int sched_core_on_schedule(struct sched_core *c, const struct d2ev_schedule *s, 
     v->has_plan = true;
     v->schedule_exists = true;
     v->status = s->status;
+    /* Rebuild "overdue" after a restart or a rebalance: a charge_now plan
+     * that neither a boost nor the minimum SoC explains was made for a car
+     * past its ready-by. Getting this wrong only charges sooner. */
+    bool boost = v->prefs.has_boost && v->prefs.boost_until > s->created_at;
+    v->overdue = s->status == D2EV_SCHED_CHARGE_NOW && !boost &&
+                 s->soc_at_plan >= v->prefs.min_soc && s->soc_at_plan < s->target_soc - 1.0;
     v->plan_at = s->created_at;
     v->ready_by = s->ready_by;
     v->soc_at_plan = s->soc_at_plan;

@@ -441,6 +441,36 @@ static void test_overdue_after_the_ready_by(void **state)
     assert_int_equal(s->status, D2EV_SCHED_CHARGE_NOW);
     assert_true(s->nwindows >= 1 && s->windows[0].start == after);
     assert_true(s->ready_by > after);
+    /* a restart (or a rebalance) in the middle: the replayed plan says the
+     * car is overdue, so a new forecast does not put its charging off */
+    struct d2ev_schedule sc;
+    memset(&sc, 0, sizeof(sc));
+    snprintf(sc.vehicle_id, sizeof(sc.vehicle_id), "v1");
+    sc.version = s->version;
+    sc.status = s->status;
+    sc.created_at = after;
+    sc.ready_by = s->ready_by;
+    sc.target_soc = 80;
+    sc.soc_at_plan = 60;
+    sc.nwindows = s->nwindows < 8 ? s->nwindows : 8;
+    struct d2ev_window w[8];
+    memcpy(w, s->windows, sc.nwindows * sizeof(w[0]));
+    sc.windows = w;
+    sc.prefs_version = 1;
+    sched_core_destroy(c);
+    int64_t r = T("2024-01-11T07:20:00Z");
+    c = live_core(r);
+    sched_core_on_vehicle(c, &v, 0, r);
+    sched_core_on_schedule(c, &sc, 0, r);
+    t = telemetry("v1", r, 62, true, D2EV_CHG_CHARGING);
+    sched_core_on_telemetry(c, &t, 0, r);
+    struct d2ev_err err;
+    struct d2ev_forecast f2 = forecast("fc-2", "uk-e", r, T("2024-01-11T00:00:00Z"), 2);
+    sched_core_on_forecast(c, &f2, r, &err);
+    assert_int_equal(sched_core_flush(c, r), 1);
+    s = last_for("v1");
+    assert_int_equal(s->status, D2EV_SCHED_CHARGE_NOW);
+    assert_true(s->nwindows >= 1 && s->windows[0].start == r);
     /* at the target: the next plan is an ordinary one */
     int64_t later = T("2024-01-11T09:00:00Z");
     t = telemetry("v1", later, 80, true, D2EV_CHG_COMPLETE);
