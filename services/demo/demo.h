@@ -143,6 +143,8 @@ struct demo_car {
     struct demo_plan first; /* the night's first plan (its baseline is from plug-in) */
     struct demo_plan last;  /* the night's last plan */
     bool unreachable;       /* some plan of the night said target_unreachable */
+    bool flagged_now;       /* the newest plan seen says target_unreachable ... */
+    int64_t unreachable_at; /* ... and has since this d2ev time */
     double session_cost, session_energy_kwh, session_carbon_g; /* measured by telemetry */
 };
 

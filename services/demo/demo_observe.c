@@ -100,8 +100,11 @@ static void track_plan(struct demo_platform *p, struct demo_car *c)
         c->first = plan;
     if (plan.created_at >= c->last.created_at)
         c->last = plan;
-    if (!strcmp(plan.status, "target_unreachable"))
-        c->unreachable = true;
+    bool flagged = !strcmp(plan.status, "target_unreachable");
+    if (flagged && !c->flagged_now)
+        c->unreachable_at = plan.created_at;
+    c->flagged_now = flagged;
+    c->unreachable |= flagged;
 }
 
 /* The true SoC once the ready-by time has come. */

@@ -111,9 +111,9 @@ static void test_a_night(void **state)
                          c->soc_at_ready_by, c->car_limit);
             continue;
         }
-        int64_t flagged = c->last.present && !strcmp(c->last.status, "target_unreachable")
-                              ? c->last.created_at
-                              : c->first.created_at;
+        if (!c->flagged_now)
+            continue; /* a later plan found the target within reach after all */
+        int64_t flagged = c->unreachable_at;
         /* a pause already on its way when the plan changed may land a few
          * simulated minutes later; none after that */
         int n = stops_between(&p, c, flagged + 10 * 60000, c->ready_by_ms);
