@@ -93,6 +93,48 @@ static int wait_ready(struct demo_platform *p, enum demo_svc s, const char *path
                         path, timeout_ms / 1000, p->proc[s].log_path);
 }
 
+/* True when the service's log says a port it was given was taken (free
+ * ports are picked by binding and releasing, so another process can win). */
+static bool lost_port_race(const struct demo_platform *p, enum demo_svc s, long from)
+{
+    FILE *f = fopen(p->proc[s].log_path, "r");
+    if (!f)
+        return false;
+    fseek(f, from, SEEK_SET);
+    char line[1024];
+    bool hit = false;
+    while (!hit && fgets(line, sizeof(line), f))
+        hit = strstr(line, "port in use") != NULL;
+    fclose(f);
+    return hit;
+}
+
+static int start_one(struct demo_platform *p, enum demo_svc s, struct d2ev_err *err);
+
+/* Wait for s; when it lost a free port to another process, give it fresh
+ * ports and start it again (a few times). The simulator's and the broker's
+ * ports are written into other processes' settings, so they are not moved. */
+static int wait_started(struct demo_platform *p, enum demo_svc s, const char *path,
+                        struct d2ev_err *err)
+{
+    long from = 0; /* this start's part of the (appended) log */
+    int rc = wait_ready(p, s, path, 90000, err);
+    for (int tries = 0; rc && tries < 3 && !p->conf.fixed_ports && s != DEMO_OEMSIM &&
+                        s != DEMO_DEVBROKER && lost_port_race(p, s, from);
+         tries++) {
+        d2ev_log_warn("a port was taken; starting again on fresh ports",
+                      D2EV_LF_STR("service", names[s]));
+        p->admin_port[s] = free_port();
+        if (p->http_port[s])
+            p->http_port[s] = free_port();
+        struct stat st;
+        from = stat(p->proc[s].log_path, &st) == 0 ? (long)st.st_size : 0;
+        if ((rc = start_one(p, s, err)) == D2EV_OK)
+            rc = wait_ready(p, s, path, 90000, err);
+    }
+    return rc;
+}
+
 static void add_env(struct demo_platform *p, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -318,7 +360,7 @@ int demo_platform_start(struct demo_platform *p, const struct demo_conf *conf, s
         /* the forecast publishers have no state to catch up on: alive is enough */
         const char *path =
             order[i] == DEMO_FORECAST || order[i] == DEMO_CARBON_FORECAST ? "/healthz" : "/readyz";
-        if ((rc = wait_ready(p, order[i], path, 90000, err)))
+        if ((rc = wait_started(p, order[i], path, err)))
             return rc;
     }
     return D2EV_OK;
@@ -346,5 +388,5 @@ int demo_platform_restart(struct demo_platform *p, enum demo_svc s, struct d2ev_
     if (p->proc[s].pid > 0)
         d2ev_proc_stop(&p->proc[s], SIGTERM, 12000);
     int rc = start_one(p, s, err);
-    return rc ? rc : wait_ready(p, s, "/healthz", 60000, err);
+    return rc ? rc : wait_started(p, s, "/healthz", err);
 }
