@@ -6,6 +6,7 @@
 
 #include "d2ev/clock.h"
 #include "d2ev/json.h"
+#include "d2ev/log.h"
 #include "d2ev/metrics.h"
 #include "d2ev/strbuf.h"
 #include "d2ev/timefmt.h"
@@ -95,6 +96,24 @@ static int deadletter_emit(struct d2ev_producer *p, const char *service, json_t 
     json_decref(o);
     d2ev_metric_inc(d2ev_metric_counter("d2ev_deadletter_total",
                                         "Records sent to the dead-letter topic", NULL));
+    return rc;
+}
+
+int d2ev_deadletter_reject(struct d2ev_producer *p, const char *service,
+                           const rd_kafka_message_t *msg, const char *reason, bool replay,
+                           struct d2ev_metric *rejected)
+{
+    d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
+                  D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
+                  D2EV_LF_STR("reason", reason));
+    if (replay)
+        return D2EV_OK;
+    if (rejected)
+        d2ev_metric_inc(rejected);
+    struct d2ev_err err = { 0 };
+    int rc = d2ev_deadletter_send(p, service, msg, reason, &err);
+    if (rc)
+        d2ev_log_error("cannot dead-letter", D2EV_LF_STR("error", err.msg));
     return rc;
 }
 

@@ -11,10 +11,13 @@
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "d2ev/error.h"
 #include "d2ev/kafka.h"
+
+struct d2ev_metric;
 
 #define D2EV_ENVELOPE_VERSION 1
 #define D2EV_TYPE_MAX         48
@@ -48,6 +51,15 @@ json_t *d2ev_envelope_parse(const void *buf, size_t len, const char *want_type,
  * it is valid UTF-8). Keyed like the source. Returns 0 or an error. */
 int d2ev_deadletter_send(struct d2ev_producer *p, const char *service,
                          const rd_kafka_message_t *msg, const char *reason, struct d2ev_err *err);
+
+/* A consumer's answer to a record it cannot accept: log it as "input
+ * rejected" (topic, partition, offset, reason), then, unless it is a replay
+ * (it was dead-lettered when it first came, see d2ev_consumer_is_replay),
+ * count it in `rejected` (may be NULL) and dead-letter it. Returns 0, or the
+ * producer's error (also logged). */
+int d2ev_deadletter_reject(struct d2ev_producer *p, const char *service,
+                           const rd_kafka_message_t *msg, const char *reason, bool replay,
+                           struct d2ev_metric *rejected);
 
 /* Dead-letter for input that did not come from Kafka (e.g. a CSV row). */
 int d2ev_deadletter_send_raw(struct d2ev_producer *p, const char *service, const char *source,

@@ -228,23 +228,12 @@ static const struct dsp_output_ops output_ops = { out_submit, out_dispatch, out_
 
 /* ------------------------------------------------------------ inputs */
 
-/* Dead-letter msg with reason. A replay (a state-topic record the group had
- * already handled, see d2ev_consumer_is_replay) was dead-lettered when it
- * first came; it is only logged. Anything else is new, even while catching
- * up: a record produced while this service was down must not be lost. */
+/* Dead-letter msg with reason (a replay is only logged). */
 static int reject(struct dispatcher *D, const rd_kafka_message_t *msg, const char *reason)
 {
-    d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
-                  D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
-                  D2EV_LF_STR("reason", reason));
-    if (d2ev_consumer_is_replay(D->consumer, msg))
-        return D2EV_OK;
-    d2ev_metric_inc(D->m_dead);
-    struct d2ev_err err = { 0 };
-    int rc = d2ev_deadletter_send(D->producer, "d2ev-" SERVICE, msg, reason, &err);
-    if (rc)
-        d2ev_log_error("cannot dead-letter", D2EV_LF_STR("error", err.msg));
-    else
+    bool replay = d2ev_consumer_is_replay(D->consumer, msg);
+    int rc = d2ev_deadletter_reject(D->producer, "d2ev-" SERVICE, msg, reason, replay, D->m_dead);
+    if (!rc && !replay)
         D->produced = true;
     return rc;
 }

@@ -214,15 +214,7 @@ static void on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts
 /* Dead-letter msg with reason; nothing is dropped silently. */
 static int reject(struct exporter *X, const rd_kafka_message_t *msg, const char *reason)
 {
-    d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
-                  D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
-                  D2EV_LF_STR("reason", reason));
-    d2ev_metric_inc(X->m_rejected);
-    struct d2ev_err err = { 0 };
-    int rc = d2ev_deadletter_send(X->producer, "d2ev-" SERVICE, msg, reason, &err);
-    if (rc)
-        d2ev_log_error("cannot dead-letter", D2EV_LF_STR("error", err.msg));
-    return rc;
+    return d2ev_deadletter_reject(X->producer, "d2ev-" SERVICE, msg, reason, false, X->m_rejected);
 }
 
 static int handle(struct exporter *X, const rd_kafka_message_t *msg, int64_t now)

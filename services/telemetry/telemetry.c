@@ -231,23 +231,11 @@ static int submit_read(void *opaque, struct tel_vehicle *v, const char *oem,
 
 /* ------------------------------------------------------------ inputs */
 
-/* Dead-letter msg with reason. A replay (a state-topic record the group had
- * already handled, see d2ev_consumer_is_replay) was dead-lettered when it
- * first came; it is only logged. Anything else is new, even while catching
- * up: a record produced while this service was down must not be lost. */
+/* Dead-letter msg with reason (a replay is only logged). */
 static int reject(struct telemetry *T, const rd_kafka_message_t *msg, const char *reason)
 {
-    d2ev_log_warn("input rejected", D2EV_LF_STR("topic", rd_kafka_topic_name(msg->rkt)),
-                  D2EV_LF_INT("partition", msg->partition), D2EV_LF_INT("offset", msg->offset),
-                  D2EV_LF_STR("reason", reason));
-    if (d2ev_consumer_is_replay(T->group, msg) || d2ev_consumer_is_replay(T->reader, msg))
-        return D2EV_OK; /* dead-lettered when it first came */
-    d2ev_metric_inc(T->m_rejected);
-    struct d2ev_err err = { 0 };
-    int rc = d2ev_deadletter_send(T->producer, "d2ev-" SERVICE, msg, reason, &err);
-    if (rc)
-        d2ev_log_error("cannot dead-letter", D2EV_LF_STR("error", err.msg));
-    return rc;
+    bool replay = d2ev_consumer_is_replay(T->group, msg) || d2ev_consumer_is_replay(T->reader, msg);
+    return d2ev_deadletter_reject(T->producer, "d2ev-" SERVICE, msg, reason, replay, T->m_rejected);
 }
 
 static int key_mismatch(struct telemetry *T, const rd_kafka_message_t *msg, const char *key,
