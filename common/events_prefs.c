@@ -145,6 +145,7 @@ static int m_overrides(struct d2ev_prefs *p, const json_t *obj, bool strict, str
     if (rc != D2EV_OK)
         return rc;
     struct d2ev_ready_override tmp[D2EV_MAX_OVERRIDES];
+    memset(tmp, 0, sizeof(tmp)); /* padding too: decoded structs compare bytewise */
     size_t n = json_array_size(arr);
     for (size_t i = 0; i < n; i++) {
         const json_t *item = json_array_get(arr, i);
